@@ -1,0 +1,41 @@
+"""DVC sweep stage: ``python pipelines/sweep.py curves`` runs the grid of params.yaml's
+``sweeps.curves`` with Hydra multirun (pipelines/train.py -m) and writes its summary."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from momentum_repro.training.sweep import multirun_overrides, sweep_name, write_summary
+
+TRAIN = Path(__file__).with_name("train.py")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("name", help="a key of params.yaml's sweeps section")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", help="summary JSON (default results/sweeps/<name>.json)")
+    args = parser.parse_args()
+    params = yaml.safe_load(Path(args.params).read_text())
+    if args.name not in params.get("sweeps", {}):
+        parser.error(f"no sweeps.{args.name} in {args.params}; have {sorted(params['sweeps'])}")
+    profile, launcher = params["profile"], params.get("launcher", "basic")
+    failed = 0
+    for overrides in multirun_overrides(args.name, params["sweeps"][args.name], profile, launcher):
+        print("+ python pipelines/train.py -m " + " ".join(overrides), flush=True)
+        failed += subprocess.run([sys.executable, str(TRAIN), "-m", *overrides]).returncode != 0
+    name = sweep_name(args.name, profile)
+    out = args.out or f"results/sweeps/{args.name}.json"
+    summary = write_summary("sqlite:///mlflow.db", "momentum-repro", name, out)
+    print(f"sweep {name}: {summary['counts']} -> {out}")
+    crashed = [r for r in summary["runs"] if r["status"] == "FAILED" and not r["diverged"]]
+    return 1 if failed or crashed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""A re-creation of the CURVES data set (Hinton & Salakhutdinov, 2006).
+
+The paper used Ruslan Salakhutdinov's prepared file ``digs3pts_1.mat``: 28x28 images of a
+smooth curve through three random points, grey levels in [0, 1], 20,000 training and
+10,000 test images. Where that file cannot be downloaded, this generator makes images of
+the same kind. It is a re-creation, not the original; the choices made where the
+description is silent:
+
+- the three points are drawn uniformly from [2, 25]^2 in pixel coordinates (a two-pixel
+  margin keeps them on the canvas);
+- the curve is the quadratic Bezier curve that passes through the three points (the
+  middle point is hit at parameter 1/2), sampled at 256 points evenly spaced in the curve
+  parameter (under 0.4 pixel apart for any curve that fits on the canvas);
+- ink is a Gaussian pen of standard deviation ``pen_width`` pixels:
+  intensity = exp(-d^2 / (2 pen_width^2)), d the distance from a pixel centre to the curve,
+  so the brightest pixels are 1 and the background 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+SIDE = 28
+N_SAMPLES = 256
+
+
+def _bezier_through(points: np.ndarray, n_samples: int) -> np.ndarray:
+    """Points (n, n_samples, 2) on the quadratic curve through 3 points (n, 3, 2)."""
+    p0, p1, p2 = points[:, 0], points[:, 1], points[:, 2]
+    control = 2.0 * p1 - 0.5 * (p0 + p2)  # B(1/2) = p1
+    s = np.linspace(0.0, 1.0, n_samples)[None, :, None]
+    return (
+        (1 - s) ** 2 * p0[:, None, :]
+        + 2 * (1 - s) * s * control[:, None, :]
+        + s**2 * p2[:, None, :]
+    )
+
+
+def _distance_to_curve(samples: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Distance (n, n_pixels) from each pixel centre to the nearest curve sample."""
+    d = torch.cdist(
+        torch.from_numpy(samples).float(),
+        torch.from_numpy(pixels).float().expand(samples.shape[0], -1, -1),
+        compute_mode="donot_use_mm_for_euclid_dist",  # exact differences, no |a|^2+|b|^2-2ab
+    )
+    return d.amin(dim=1).numpy()
+
+
+def generate_curves(n: int, seed: int, *, pen_width: float = 0.5, chunk: int = 256) -> np.ndarray:
+    """``n`` CURVES-like images, shape (n, 784), float32 in [0, 1], deterministic per seed.
+
+    Pixels are in row-major order (row = y, column = x), as ``image.reshape(28, 28)`` shows.
+    """
+    if n < 0:
+        raise ValueError(f"generate_curves: n must be >= 0, got {n}")
+    if not pen_width > 0:
+        raise ValueError(f"generate_curves: pen_width must be > 0, got {pen_width}")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    points = rng.uniform(2.0, SIDE - 3.0, size=(n, 3, 2))  # (x, y) per point
+    ys, xs = np.mgrid[0:SIDE, 0:SIDE]
+    pixels = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+    images = np.empty((n, SIDE * SIDE), dtype=np.float32)
+    for start in range(0, n, chunk):
+        samples = _bezier_through(points[start : start + chunk], N_SAMPLES)
+        d = _distance_to_curve(samples, pixels)
+        images[start : start + chunk] = np.exp(-(d**2) / (2 * pen_width**2))
+    return images

@@ -1,0 +1,87 @@
+"""The LightningModule that wires a deep autoencoder, its objective and an optimizer.
+
+It stays thin: the model, the optimizer and the momentum schedule are plain objects; this
+module only runs the step, watches for divergence and reports the error curve.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
+
+OptimizerFactory = Callable[[Iterable[Tensor]], torch.optim.Optimizer]
+MetricSink = Callable[[dict[str, float], int], None]
+
+
+class AutoencoderModule(pl.LightningModule):
+    """Trains ``model`` on its objective; logs the paper's squared error every N updates.
+
+    ``curve_data`` is a fixed subset of the training set on which ``train_error`` is
+    measured at theta_t (never at NAG's look-ahead point) every ``log_every`` updates.
+    ``snapshot_at`` asks for the full training error after that many updates (the error
+    before Table 2's final phase), stored in ``snapshots``.
+    """
+
+    def __init__(
+        self,
+        model: DeepAutoencoder,
+        optimizer_factory: OptimizerFactory,
+        curve_data: Tensor,
+        log_every: int = 100,
+        metric_sink: MetricSink | None = None,
+        snapshot_at: int | None = None,
+        full_train_data: Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.optimizer_factory = optimizer_factory
+        self.curve_data = curve_data
+        self.log_every = log_every
+        self.metric_sink = metric_sink
+        self.snapshot_at = snapshot_at
+        self.full_train_data = full_train_data
+        self.snapshots: dict[str, float] = {}
+        self.diverged_at: int | None = None
+        self.last_loss = math.nan
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.model.parameters())
+
+    def on_train_start(self) -> None:
+        self.log_curve(0)
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        return self.model.objective(self.model(batch), batch)
+
+    def on_train_batch_end(self, outputs: object, batch: Tensor, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        updates = self.trainer.global_step
+        if not torch.isfinite(loss):
+            self.diverged_at = updates
+            self.trainer.should_stop = True
+            return
+        if self.snapshot_at is not None and updates == self.snapshot_at:
+            data = self.full_train_data if self.full_train_data is not None else self.curve_data
+            self.snapshots["train_error_before_final_phase"] = squared_error(self.model, data)
+        if updates % self.log_every == 0:
+            self.log_curve(updates)
+
+    def log_curve(self, updates: int) -> None:
+        """Log train_error at the current parameters (theta_t), and mu and lr."""
+        error = squared_error(self.model, self.curve_data)
+        if not math.isfinite(error):
+            self.diverged_at = updates
+            self.trainer.should_stop = True
+            return
+        if self.metric_sink is not None:
+            optimizer = self.trainer.optimizers[0]
+            metrics = {"train_error": error, "lr": float(optimizer.param_groups[0]["lr"])}
+            if hasattr(optimizer, "last_mu"):
+                metrics["mu"] = float(optimizer.last_mu)
+            self.metric_sink(metrics, updates)

@@ -1,0 +1,69 @@
+"""Config checks that run before any training: each error names the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from omegaconf import DictConfig
+
+
+class ConfigError(ValueError):
+    """A config value that is not allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str) -> None:
+        super().__init__(f"config error: {key}={value!r} is not allowed; {allowed}")
+        self.key = key
+        self.value = value
+
+
+def _positive_int(cfg: DictConfig, key: str) -> None:
+    value = cfg[key.split(".")[0]][key.split(".")[1]]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(key, value, "it must be an integer >= 1")
+
+
+def validate_optimizer(cfg: DictConfig) -> None:
+    """lr > 0 and finite; mu_max in [0, 1) for methods that follow the momentum schedule."""
+    lr = cfg.optimizer.lr
+    if not isinstance(lr, int | float) or not math.isfinite(lr) or lr <= 0:
+        raise ConfigError("optimizer.lr", lr, "it must be a finite number > 0")
+    if cfg.optimizer.get("momentum_schedule", False):
+        mu_max = cfg.optimizer.mu_max
+        if not isinstance(mu_max, int | float) or not 0.0 <= mu_max < 1.0:
+            raise ConfigError("optimizer.mu_max", mu_max, "it must be in [0, 1) (0 is plain SGD)")
+
+
+def validate_training(cfg: DictConfig) -> None:
+    """Update counts, batch size, logging interval and the schedule's final phase."""
+    for key in (
+        "trainer.total_updates",
+        "trainer.batch_size",
+        "trainer.log_every",
+        "schedule.period",
+    ):
+        _positive_int(cfg, key)
+    final = cfg.schedule.final_phase_updates
+    if not isinstance(final, int) or not 0 <= final < cfg.trainer.total_updates:
+        raise ConfigError(
+            "schedule.final_phase_updates",
+            final,
+            f"it must be an integer in [0, trainer.total_updates={cfg.trainer.total_updates})",
+        )
+    if not 0.0 <= cfg.schedule.final_mu < 1.0:
+        raise ConfigError("schedule.final_mu", cfg.schedule.final_mu, "it must be in [0, 1)")
+
+
+def validate_autoencoder(cfg: DictConfig, data_dim: int) -> None:
+    """The encoder's layer sizes must be positive integers that start at the data's dimension."""
+    sizes = list(cfg.model.encoder_sizes)
+    if len(sizes) < 2 or any(not isinstance(s, int) or s < 1 for s in sizes):
+        raise ConfigError(
+            "model.encoder_sizes", sizes, "it must list at least 2 positive integer layer sizes"
+        )
+    if sizes[0] != data_dim:
+        raise ConfigError(
+            "model.encoder_sizes",
+            sizes,
+            f"its first size must equal the data's {data_dim} inputs per case ({cfg.data.name})",
+        )
