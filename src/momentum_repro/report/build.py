@@ -1,0 +1,209 @@
+"""The report in one call: MLflow runs of some sweeps -> tables (Markdown, CSV), metrics.json,
+figures (PNG, SVG) with their data (CSV for ``dvc plots``), index.html; the files are also
+logged as artifacts (``report/``) of each sweep's newest parent run.
+
+    build_report("sqlite:///abs/mlflow.db", "momentum-repro", ["table1"], Path("reports"))
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from mlflow.tracking import MlflowClient
+
+from momentum_repro.report import export, html, plots
+from momentum_repro.report.paper import load_paper_numbers
+from momentum_repro.report.runs import (
+    FINISHED,
+    RunRecord,
+    load_job_runs,
+    load_sweep_parents,
+    metric_history,
+)
+from momentum_repro.report.tables import (
+    AUTOENCODER_METRIC,
+    PAPER_PERIOD,
+    PAPER_UPDATES,
+    RNN_METRIC,
+    Table,
+    build_tables,
+    lr_sensitivity,
+    protocol_caption,
+    rnn_row_key,
+)
+
+CURVE_METRIC = {"table1": "train_error", "table5": "train_loss"}
+FINAL_METRIC = {"table1": AUTOENCODER_METRIC, "table5": RNN_METRIC}
+TASK_KIND = {"table1": "autoencoder", "table2": "autoencoder", "table3": "autoencoder"}
+
+
+@dataclass
+class ReportResult:
+    """What :func:`build_report` wrote: the tables, figures (still open) and files."""
+
+    out_dir: Path
+    tables: dict[str, Table]
+    figures: dict[str, Figure]
+    files: list[Path]
+    metrics: dict
+    n_runs: int
+    logged_to: list[str] = field(default_factory=list)  # parent run ids given the artifacts
+
+
+def _caption(table: Table) -> str:
+    return protocol_caption(table.runs, TASK_KIND.get(table.key, "rnn"))
+
+
+def _clear_previous(out_dir: Path) -> None:
+    """Remove the figures and plot data of an earlier build (a dataset may have gone)."""
+    for sub, patterns in (("figures", ("*.png", "*.svg")), ("plots", ("*/*.csv",))):
+        for pattern in patterns:
+            for old in (out_dir / sub).glob(pattern):
+                old.unlink()
+
+
+def _curve_figures(
+    client: MlflowClient, table: Table
+) -> dict[str, tuple[Figure, dict[str, list[tuple[float, float]]]]]:
+    """NAG vs CM training curves per row: the best-lr run (lowest seed) of each nag/cm cell."""
+    metric = CURVE_METRIC[table.key]
+    out = {}
+    for row, label in table.rows.items():
+        series, labels = {}, {}
+        for col, col_label in table.columns.items():
+            cell = table.cell(row, col)
+            if not col.startswith(("nag_", "cm_")) or cell.best is None:
+                continue
+            run = cell.best.finished_runs[0]
+            series[col] = metric_history(client, run.run_id, metric)
+            labels[col] = f"{col_label} (lr {cell.best.lr:g})"
+        if any(series.values()):
+            title = f"{label}: {metric}, NAG (solid) vs CM (dashed), best lr per mu_max"
+            fig = plots.plot_training_curves(title, series, labels, metric)
+            out[row] = (fig, {labels[k]: v for k, v in series.items()})
+    return out
+
+
+def _row_key(table: Table, r: RunRecord) -> str:
+    return rnn_row_key(r.dataset, r.seq_len) if table.key == "table5" else r.dataset
+
+
+def _lr_figures(table: Table) -> dict[str, tuple[Figure, dict]]:
+    """Final error vs lr per row, one line per column, every lr run (not only the best)."""
+    metric = FINAL_METRIC[table.key]
+    out = {}
+    for row, label in table.rows.items():
+        points = lr_sensitivity([r for r in table.runs if _row_key(table, r) == row], metric)
+        if not points:
+            continue
+        labels = {k: table.columns.get(k, k) for k in points}
+        fig = plots.plot_lr_sensitivity(f"{label}: {metric} vs lr", points, labels, metric)
+        out[row] = (fig, {labels[k]: v for k, v in points.items()})
+    return out
+
+
+def _schedule_figure(runs: list[RunRecord]) -> tuple[Figure, dict]:
+    """The schedule of eq. (5) at the (updates, period, final phase) most autoencoder runs used
+    (the paper's when there are none), for the paper's mu_max values and any others run."""
+    ae = [r for r in runs if r.task_kind == "autoencoder" and r.total_updates]
+    total, period, final = PAPER_UPDATES["autoencoder"], PAPER_PERIOD, 0
+    if ae:
+        total, period, final = Counter(
+            (r.total_updates, r.schedule_period or PAPER_PERIOD, r.final_phase_updates) for r in ae
+        ).most_common(1)[0][0]
+    mus = {0.9, 0.99, 0.995, 0.999} | {
+        r.mu_max for r in ae if r.mu_max is not None and 0 < r.mu_max < 1
+    }
+    fig = plots.plot_momentum_schedule(sorted(mus), total, period, final)
+    data = {f"mu_max={m:g}": plots.schedule_points(m, total, period, final) for m in sorted(mus)}
+    return fig, data
+
+
+def build_report(
+    tracking_uri: str,
+    experiment: str,
+    sweep_names: Sequence[str],
+    out_dir: Path,
+    *,
+    log_artifacts: bool = True,
+) -> ReportResult:
+    """Build the whole report of the given sweeps into ``out_dir`` (Tables 1, 2, 3, 5 of
+    Sutskever et al. 2013 next to the paper's numbers). Sweeps without runs give "not run"."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_previous(out_dir)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    records = load_job_runs(client, experiment, list(sweep_names))
+    paper = load_paper_numbers()
+    tables = {t.key: t for t in build_tables(records, paper)}
+    files: list[Path] = []
+
+    for t in tables.values():
+        md = out_dir / f"{t.key}.md"
+        md.write_text(export.markdown(t, _caption(t)), encoding="utf-8")
+        files += [md, export.write_csv(t, out_dir / f"{t.key}.csv")]
+
+    summary = export.metrics(list(tables.values()))
+    summary["runs"] = {
+        "total": len(records),
+        "finished": sum(r.outcome == FINISHED for r in records),
+        "diverged": sum(r.diverged for r in records),
+    }
+    metrics_path = out_dir / "metrics.json"
+    metrics_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    files.append(metrics_path)
+
+    # name -> (figure, plot data, its x column, data file under plots/: one folder per x)
+    figures: dict[str, tuple[Figure, dict, str, str]] = {}
+    for key in ("table1", "table5"):
+        for row, (fig, data) in _curve_figures(client, tables[key]).items():
+            figures[f"curves_{row}"] = (fig, data, "step", f"curves/{row}.csv")
+        for row, (fig, data) in _lr_figures(tables[key]).items():
+            figures[f"lr_{row}"] = (fig, data, "lr", f"lr/{row}.csv")
+    fig, data = _schedule_figure(records)
+    figures["schedule"] = (fig, data, "step", "schedule/mu.csv")
+    pngs = []
+    for name, (fig, data, x_name, data_file) in figures.items():
+        saved = plots.save_figure(fig, out_dir / "figures" / name)
+        files += [*saved, plots.write_series_csv(out_dir / "plots" / data_file, x_name, data)]
+        pngs.append((saved[0], fig.axes[0].get_title()))
+
+    intro = (
+        f"Re-run of {paper.citation} Sweeps: {', '.join(sweep_names)}; "
+        f"{len(records)} job runs in experiment '{experiment}'."
+    )
+    files.append(
+        html.write_index(
+            out_dir / "index.html",
+            "momentum-repro: the paper's tables re-run",
+            intro,
+            [(t, _caption(t)) for t in tables.values()],
+            pngs,
+        )
+    )
+
+    logged: list[str] = []
+    if log_artifacts:
+        for ids in load_sweep_parents(client, experiment, list(sweep_names)).values():
+            if ids:
+                for path in files:
+                    sub = path.parent.relative_to(out_dir).as_posix()
+                    client.log_artifact(
+                        ids[0], str(path), "report" if sub == "." else f"report/{sub}"
+                    )
+                logged.append(ids[0])
+
+    return ReportResult(
+        out_dir=out_dir,
+        tables=tables,
+        figures={name: f[0] for name, f in figures.items()},
+        files=files,
+        metrics=summary,
+        n_runs=len(records),
+        logged_to=logged,
+    )

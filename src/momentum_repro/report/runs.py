@@ -1,0 +1,175 @@
+"""MLflow -> tidy run records: the only module of the report that talks to MLflow.
+
+Job runs carry the tags and metrics of docs/CONVENTIONS.md (``run_kind=job``, ``sweep_name``,
+``dataset``, ``method``, ``mu_max``, ``lr``, ``seed``, ...). A resumed sweep may hold several
+runs with the same ``run_key``; :func:`newest_per_run_key` keeps one of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # tables.py imports this module and stays free of MLflow
+    from mlflow.tracking import MlflowClient
+
+FINISHED, DIVERGED, FAILED, RUNNING = "finished", "diverged", "failed", "running"
+
+
+def parse_number(text: str | None) -> float | None:
+    """A tag's decimal string as a float; None for absent, empty or ``none``."""
+    if text is None or text.strip().lower() in ("", "none", "null", "nan"):
+        return None
+    return float(text)
+
+
+def number_key(x: float | None) -> str:
+    """The canonical text of a grid value (``0.990`` and ``0.99`` both give ``0.99``)."""
+    return "none" if x is None else f"{x:g}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training job, as the report needs it (tags parsed, final metric values)."""
+
+    run_id: str
+    sweep_name: str
+    status: str  # MLflow status: FINISHED, FAILED, RUNNING, KILLED, SCHEDULED
+    start_time: int  # ms since epoch; orders the attempts of one run_key
+    task_kind: str
+    dataset: str
+    method: str
+    mu_max: float | None
+    lr: float | None
+    seed: int | None = None
+    seq_len: int | None = None
+    init_scale: float = 1.0
+    final_phase_updates: int = 0
+    profile: str = "unknown"
+    total_updates: int | None = None
+    schedule_period: int | None = None
+    diverged: bool = False
+    run_key: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        """``finished``, ``diverged`` (a result: a failure of the optimizer), ``failed``
+        (crashed, or finished without the metrics) or ``running``."""
+        if self.diverged:
+            return DIVERGED
+        if self.status == "FINISHED":
+            return FINISHED
+        if self.status in ("RUNNING", "SCHEDULED"):
+            return RUNNING
+        return FAILED
+
+    def final(self, metric: str) -> float | None:
+        """A final metric's value when the run finished with a finite value, else None."""
+        value = self.metrics.get(metric)
+        if self.outcome != FINISHED or value is None or not math.isfinite(value):
+            return None
+        return value
+
+
+def _int(text: str | None) -> int | None:
+    x = parse_number(text)
+    return None if x is None else int(x)
+
+
+def record_from_run(run) -> RunRecord:
+    """Build a :class:`RunRecord` from an ``mlflow.entities.Run``."""
+    tags, info = run.data.tags, run.info
+    scale = parse_number(tags.get("init_scale"))
+    return RunRecord(
+        run_id=info.run_id,
+        sweep_name=tags.get("sweep_name", ""),
+        status=info.status,
+        start_time=int(info.start_time or 0),
+        task_kind=tags.get("task_kind", "autoencoder"),
+        dataset=tags.get("dataset", "unknown"),
+        method=tags.get("method", "unknown"),
+        mu_max=parse_number(tags.get("mu_max")),
+        lr=parse_number(tags.get("lr")),
+        seed=_int(tags.get("seed")),
+        seq_len=_int(tags.get("seq_len")),
+        init_scale=1.0 if scale is None else scale,
+        final_phase_updates=_int(tags.get("final_phase_updates")) or 0,
+        profile=tags.get("profile", "unknown"),
+        total_updates=_int(tags.get("total_updates")),
+        schedule_period=_int(tags.get("schedule_period")),
+        diverged=tags.get("diverged", "false").lower() == "true",
+        run_key=tags.get("run_key"),
+        metrics=dict(run.data.metrics),
+    )
+
+
+def newest_per_run_key(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """One record per ``run_key``: the newest finished attempt, else the newest diverged one,
+    else the newest of all (a resumed sweep re-runs crashed jobs under the same key)."""
+    rank = {FINISHED: 0, DIVERGED: 1}
+    best: dict[str, RunRecord] = {}
+    keyless: list[RunRecord] = []
+    for r in records:
+        if not r.run_key:
+            keyless.append(r)
+            continue
+        old = best.get(r.run_key)
+        if old is None or (rank.get(r.outcome, 2), -r.start_time) < (
+            rank.get(old.outcome, 2),
+            -old.start_time,
+        ):
+            best[r.run_key] = r
+    return sorted([*best.values(), *keyless], key=lambda r: (r.start_time, r.run_id))
+
+
+def _search(client: MlflowClient, experiment_id: str, filter_string: str) -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            [experiment_id], filter_string, max_results=1000, page_token=token
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _tag_filter(run_kind: str, sweep_name: str) -> str:
+    quoted = sweep_name.replace("'", "\\'")
+    return f"tags.run_kind = '{run_kind}' and tags.sweep_name = '{quoted}'"
+
+
+def load_job_runs(client: MlflowClient, experiment: str, sweep_names: list[str]) -> list[RunRecord]:
+    """The job runs of the given sweeps, deduplicated per ``run_key``; [] when none exist yet."""
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return []
+    records = [
+        record_from_run(run)
+        for name in sweep_names
+        for run in _search(client, exp.experiment_id, _tag_filter("job", name))
+    ]
+    return newest_per_run_key(records)
+
+
+def load_sweep_parents(
+    client: MlflowClient, experiment: str, sweep_names: list[str]
+) -> dict[str, list[str]]:
+    """Run ids of each sweep's parent run(s) (``run_kind=sweep``), newest first."""
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return {name: [] for name in sweep_names}
+    out: dict[str, list[str]] = {}
+    for name in sweep_names:
+        runs = _search(client, exp.experiment_id, _tag_filter("sweep", name))
+        runs.sort(key=lambda r: r.info.start_time or 0, reverse=True)
+        out[name] = [r.info.run_id for r in runs]
+    return out
+
+
+def metric_history(client: MlflowClient, run_id: str, metric: str) -> list[tuple[int, float]]:
+    """(step, value) pairs of one logged curve, by step."""
+    return sorted((m.step, m.value) for m in client.get_metric_history(run_id, metric))

@@ -1,0 +1,179 @@
+"""The paper's protocol on hand-made run records (no MLflow): best lr, seed averaging,
+diverged and missing cells, the ratio, newest-per-run_key, column keys, captions."""
+
+import pytest
+
+from momentum_repro.report.paper import load_paper_numbers
+from momentum_repro.report.runs import RunRecord, newest_per_run_key
+from momentum_repro.report.tables import (
+    column_key,
+    column_label,
+    lr_sensitivity,
+    protocol_caption,
+    select_cell,
+    table1,
+    table5,
+)
+
+_ids = iter(range(10_000))
+
+
+def run(
+    *,
+    lr=0.01,
+    error=None,
+    method="nag",
+    mu=0.99,
+    dataset="curves",
+    status="FINISHED",
+    diverged=False,
+    seed=0,
+    task_kind="autoencoder",
+    metric="final_train_error",
+    **kw,
+) -> RunRecord:
+    return RunRecord(
+        run_id=f"r{next(_ids)}",
+        sweep_name="s",
+        status="FAILED" if diverged else status,
+        start_time=kw.pop("start_time", 0),
+        task_kind=task_kind,
+        dataset=dataset,
+        method=method,
+        mu_max=mu,
+        lr=lr,
+        seed=seed,
+        diverged=diverged,
+        metrics={} if error is None else {metric: error},
+        **kw,
+    )
+
+
+def test_best_lr_and_ratio():
+    cell = select_cell(
+        [run(lr=0.01, error=0.2), run(lr=0.005, error=0.1), run(lr=0.001, error=0.3)],
+        "final_train_error",
+        0.08,
+    )
+    assert cell.status == "finished" and cell.ours == 0.1 and cell.best.lr == 0.005
+    assert cell.ratio == pytest.approx(1.25)
+    assert cell.text == "0.1 / 0.08 (1.25×)"
+
+
+def test_seed_average_picks_best_mean_not_best_seed():
+    runs = [
+        run(lr=1e-4, error=0.001, seed=0),
+        run(lr=1e-4, error=0.003, seed=1),
+        run(lr=1e-5, error=0.0005, seed=0),  # the single best seed...
+        run(lr=1e-5, error=0.01, seed=1),  # ...but the worse mean
+    ]
+    cell = select_cell(runs, "final_train_error", None)
+    assert cell.best.lr == 1e-4 and cell.ours == pytest.approx(0.002)
+    assert cell.ratio is None and cell.text == "0.002 / —"
+
+
+def test_diverged_lr_skipped_diverged_seed_fails_its_lr():
+    runs = [
+        run(lr=0.05, diverged=True),
+        run(lr=0.01, error=0.01, seed=0),
+        run(lr=0.01, diverged=True, seed=1),  # one diverged seed: lr 0.01 counts as diverged
+        run(lr=0.005, error=0.4),
+    ]
+    cell = select_cell(runs, "final_train_error", 0.1)
+    assert cell.ours == 0.4 and cell.best.lr == 0.005
+    assert (cell.n_configs, cell.n_diverged) == (3, 2)
+
+
+def test_all_diverged_failed_running_and_not_run():
+    diverged = select_cell([run(lr=0.1, diverged=True), run(lr=0.01, diverged=True)], "m", 1.0)
+    assert diverged.status == "diverged" and diverged.text == "diverged / 1"
+    crashed = select_cell([run(status="FAILED")], "m", 1.0)
+    assert crashed.status == "failed"
+    assert select_cell([run(status="RUNNING")], "m", 1.0).status == "running"
+    assert select_cell([run(error=None)], "final_train_error", 1.0).status == "no metric"
+    empty = select_cell([], "m", 0.5)
+    assert empty.status == "not run" and empty.text == "not run / 0.5"
+
+
+def test_newest_finished_per_run_key():
+    old = run(run_key="k", error=0.5, start_time=1)
+    new = run(run_key="k", error=0.3, start_time=2)
+    crashed_later = run(run_key="k", status="FAILED", start_time=3)
+    other = run(run_key="j", diverged=True, start_time=1)
+    other_retry = run(run_key="j", diverged=True, start_time=5)
+    keyless = run(run_key=None)
+    kept = newest_per_run_key([old, crashed_later, new, other, other_retry, keyless])
+    assert {r.run_id for r in kept} == {new.run_id, other_retry.run_id, keyless.run_id}
+
+
+@pytest.mark.parametrize(
+    ("method", "mu", "key", "label"),
+    [
+        ("sgd", 0.0, "sgd", "0 (SGD)"),
+        ("cm", 0.0, "sgd", "0 (SGD)"),
+        ("nag", 0.99, "nag_0.99", "0.99N"),
+        ("cm", 0.995, "cm_0.995", "0.995M"),
+        ("hf_momentum", 0.95, "hf_momentum", "HF†"),
+        ("hf", None, "hf", "HF*"),
+        ("adam", None, "adam", "adam"),
+    ],
+)
+def test_columns(method, mu, key, label):
+    assert column_key(method, mu) == key
+    assert column_label(key, "table1") == label
+
+
+def test_table1_grid_extras_and_not_run():
+    paper = load_paper_numbers()
+    t = table1(
+        [
+            run(method="nag", mu=0.99, lr=0.005, error=0.192),
+            run(method="adam", mu=None, error=0.3),
+            run(dataset="xor_ae", error=1.0),
+            run(init_scale=2.0, error=0.01),  # Table 3 only
+        ],
+        paper,
+    )
+    assert list(t.rows) == ["curves", "mnist", "faces", "xor_ae"]
+    assert list(t.columns)[-1] == "adam" and t.columns["nag_0.99"] == "0.99N"
+    assert t.cell("curves", "nag_0.99").ratio == pytest.approx(2.0)
+    assert t.cell("curves", "adam").text == "0.3 / —"
+    assert t.cell("mnist", "nag_0.99").status == "not run"
+    assert t.cell("faces", "sgd_c").text == "not run / —"
+
+
+def test_table5_rows_by_seq_len_and_zero_column():
+    paper = load_paper_numbers()
+    kw = {"task_kind": "rnn", "metric": "final_zero_one", "dataset": "addition"}
+    t = table5(
+        [
+            run(method="cm", mu=0.0, error=0.78, seq_len=80, **kw),
+            run(method="biases", mu=None, error=0.82, seq_len=80, **kw),
+            run(method="nag", mu=0.9, error=0.1, seq_len=20, **kw),
+        ],
+        paper,
+    )
+    assert t.cell("addition_T80", "sgd").ratio == pytest.approx(2.0)
+    assert t.cell("addition_T80", "biases").ratio == pytest.approx(1.0)
+    assert t.rows["addition_T20"] == "add T=20"
+    assert t.cell("addition_T20", "nag_0.9").text == "0.1 / —"
+    assert t.columns["sgd"] == "0"
+
+
+def test_protocol_caption():
+    quick = run(profile="quick", total_updates=3000, schedule_period=25)
+    assert protocol_caption([quick], "autoencoder") == (
+        "quick profile: 3,000 updates, schedule period 25"
+        " — not the paper's 750,000-update protocol."
+    )
+    paper = run(profile="paper", total_updates=750_000, schedule_period=250)
+    assert "(the paper's protocol)" in protocol_caption([paper], "autoencoder")
+    assert protocol_caption([], "rnn") == "No runs yet."
+
+
+def test_lr_sensitivity_marks_diverged_lrs():
+    pts = lr_sensitivity(
+        [run(lr=0.01, error=0.2), run(lr=0.05, diverged=True), run(method="cm", error=0.3)],
+        "final_train_error",
+    )
+    assert pts == {"cm_0.99": [(0.01, 0.3)], "nag_0.99": [(0.01, 0.2), (0.05, None)]}
