@@ -8,6 +8,7 @@ the quantity the matching loss (and Hessian-free's Gauss-Newton matrix) acts on.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -46,9 +47,7 @@ class DeepAutoencoder(nn.Module):
         self.output = output
         self.loss_name = OUTPUT_LOSS[output]
         all_sizes = sizes + sizes[-2::-1]
-        self.layers = nn.ModuleList(
-            nn.Linear(a, b) for a, b in zip(all_sizes[:-1], all_sizes[1:], strict=True)
-        )
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(all_sizes))
         self.code_layer = len(sizes) - 2  # index of the linear code layer
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         for layer in self.layers:

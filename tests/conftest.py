@@ -1,0 +1,50 @@
+"""Shared fixtures: the repo root, Hydra config composition, a tiny CURVES set, a temp MLflow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from momentum_repro.data.curves import generate_curves
+from momentum_repro.data.sets import save_set
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+
+@pytest.fixture(scope="session")
+def tiny_curves(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 600/200-case CURVES set built by the real generator."""
+    images = generate_curves(800, seed=7)
+    path = tmp_path_factory.mktemp("sets") / "curves"
+    save_set(path, images[:600], images[600:], {"name": "curves", "source": "rebuilt"})
+    return path
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The config a ``pipelines/train.py`` run with these overrides would get."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+@pytest.fixture
+def tiny_cfg(tiny_curves: Path, mlflow_uri: str, tmp_path: Path) -> Iterator[DictConfig]:
+    yield compose_config(
+        [
+            "profile=tiny",
+            f"data.path={tiny_curves}",
+            f"tracking.uri={mlflow_uri}",
+            f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
+            "trainer.threads=1",
+            "trainer.progress_bar=false",
+        ]
+    )

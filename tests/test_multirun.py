@@ -1,0 +1,81 @@
+"""Hydra multirun end to end: one MLflow child run per job under one parent; resume skips done jobs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def multirun(tmp_path: Path, data: Path, *overrides: str) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable,
+        str(ROOT / "pipelines" / "train.py"),
+        "-m",
+        "profile=tiny",
+        "trainer.total_updates=20",
+        f"data.path={data}",
+        f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
+        f"hydra.sweep.dir={tmp_path / 'multirun'}",
+        "sweep_name=test_sweep",
+        *overrides,
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+
+
+def job_runs(tmp_path: Path):
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["momentum-repro"])
+    return runs[runs["tags.run_kind"] == "job"], runs[runs["tags.run_kind"] == "sweep"]
+
+
+def test_two_job_multirun_logs_two_children_under_one_parent(
+    tmp_path: Path, tiny_curves: Path
+) -> None:
+    done = multirun(
+        tmp_path,
+        tiny_curves,
+        "optimizer=cm,nag",
+        "optimizer.mu_max=0.9",
+        "optimizer.lr=0.01",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs, sweeps = job_runs(tmp_path)
+    assert len(sweeps) == 1 and len(jobs) == 2
+    parent = sweeps["run_id"].iloc[0]
+    assert set(jobs["tags.mlflow.parentRunId"]) == {parent}
+    assert sorted(jobs["tags.method"]) == ["cm", "nag"]
+    assert set(jobs["params.optimizer.mu_max"]) == {"0.9"}
+    assert set(jobs["params.optimizer.lr"]) == {"0.01"}
+    assert set(jobs["tags.sweep_name"]) == {"test_sweep"}
+    assert (jobs["status"] == "FINISHED").all()
+    assert jobs["metrics.final_train_error"].notna().all()
+    client = mlflow.MlflowClient()
+    for run_id in jobs["run_id"]:
+        assert [a.path for a in client.list_artifacts(run_id)] == ["config.yaml"]
+        history = client.get_metric_history(run_id, "train_error")
+        assert [m.step for m in history] == [0, 20]
+
+
+def test_interrupted_sweep_resumes_without_redoing_finished_runs(
+    tmp_path: Path, tiny_curves: Path
+) -> None:
+    first = multirun(tmp_path, tiny_curves, "optimizer=nag", "optimizer.lr=0.01")
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = multirun(tmp_path, tiny_curves, "optimizer=nag", "optimizer.lr=0.01,0.005")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already done, skipping" in again.stdout + again.stderr
+    jobs, sweeps = job_runs(tmp_path)
+    assert len(sweeps) == 2
+    assert sorted(jobs["tags.lr"]) == ["0.005", "0.01"]  # the 0.01 run was not redone
