@@ -1,19 +1,25 @@
-"""Build a data set for training: ``python pipelines/build_data.py curves``."""
+"""Build a data set for training: ``python pipelines/build_data.py curves`` (or mnist, faces)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from momentum_repro.data.build import build_set
+from momentum_repro.data.build import BUILDERS, RawDataMissingError, build_set
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("name", help="data set to build (curves)")
+    parser.add_argument("name", choices=sorted(BUILDERS), help="data set to build")
     parser.add_argument("--params", default="params.yaml", help="DVC params file")
     args = parser.parse_args()
-    build_set(args.name, args.params)
+    try:
+        build_set(args.name, args.params)
+    except RawDataMissingError as err:  # the message says what is missing and what to do
+        print(f"build_data {args.name}: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

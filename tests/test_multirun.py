@@ -9,6 +9,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from momentum_repro.data.faces import (
 )
 from momentum_repro.data.mnist import IDX_FILES, load_mnist_idx, load_mnist_mat
 from momentum_repro.data.paper_curves import load_paper_curves
+from momentum_repro.data.rnn_tasks import make_eval_set
 from momentum_repro.data.sets import save_set
 
 log = logging.getLogger(__name__)
@@ -171,8 +174,37 @@ def build_faces(params: dict[str, Any], source: str, raw_dir: Path) -> Path:
     return save_set(params["out"], rebuilt.train, rebuilt.test, meta)
 
 
+def build_rnn_eval_sets(params: dict[str, Any], source: str, raw_dir: Path) -> Path:
+    """The fixed, seeded evaluation sets of the RNN problems: ``<out>/<task>_T<T>.npz``.
+
+    Training draws fresh sequences every update; these sets only measure the zero-one loss.
+    ``source`` does not apply: the problems are synthetic.
+    """
+    out = Path(params["out"])
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    written = {}
+    for task, lengths in params["sets"].items():
+        for T in lengths:
+            batch = make_eval_set(task, int(T), int(params["n_eval"]), int(params["seed"]))
+            name = f"{task}_T{T}.npz"
+            np.savez(tmp / name, **batch.as_arrays())
+            written[name] = {"task": task, "T": int(T), "cases": int(params["n_eval"])}
+    meta = {"name": "rnn", "source": "generated", "seed": int(params["seed"]), "sets": written}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return out
+
+
 Builder = Callable[[dict[str, Any], str, Path], Path]
-BUILDERS: dict[str, Builder] = {"curves": build_curves, "mnist": build_mnist, "faces": build_faces}
+BUILDERS: dict[str, Builder] = {
+    "curves": build_curves,
+    "mnist": build_mnist,
+    "faces": build_faces,
+    "rnn": build_rnn_eval_sets,
+}
 
 
 def build_set(name: str, params_path: str | Path = "params.yaml") -> Path:

@@ -37,3 +37,14 @@ def momentum_schedule(
             return final_mu
     rising = 1.0 - 2.0 ** (-1.0 - math.log2(t // period + 1))
     return min(rising, mu_max)
+
+
+def rnn_momentum_schedule(
+    t: int, mu_0: float, *, warmup_updates: int = 1000, warmup_mu: float = 0.9
+) -> float:
+    """The RNN experiments' momentum (section 4): 0.9 for the first 1,000 updates, then mu_0."""
+    if t < 0:
+        raise ValueError(f"rnn_momentum_schedule: t must be >= 0, got {t}")
+    if not 0.0 <= mu_0 < 1.0:
+        raise ValueError(f"rnn_momentum_schedule: mu_0 must be in [0, 1), got {mu_0}")
+    return warmup_mu if t < warmup_updates else mu_0

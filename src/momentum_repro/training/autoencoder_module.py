@@ -48,21 +48,35 @@ class AutoencoderModule(pl.LightningModule):
         self.full_train_data = full_train_data
         self.snapshots: dict[str, float] = {}
         self.diverged_at: int | None = None
-        self.last_loss = math.nan
+        # Manual optimization: the optimizer's step(closure) is called directly (NAG needs the
+        # closure at its look-ahead point); it skips Lightning's per-step closure machinery.
+        self.automatic_optimization = False
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.model.parameters())
 
     def on_train_start(self) -> None:
+        # evaluation data lives where the model does (a GPU run moves it once, here)
+        self.curve_data = self.curve_data.to(self.device)
+        if self.full_train_data is not None:
+            self.full_train_data = self.full_train_data.to(self.device)
         self.log_curve(0)
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
-        return self.model.objective(self.model(batch), batch)
+        optimizer = self.optimizers()
+
+        def closure() -> Tensor:
+            optimizer.zero_grad()
+            loss = self.model.objective(self.model(batch), batch)
+            self.manual_backward(loss)
+            return loss
+
+        return optimizer.step(closure=closure)
 
     def on_train_batch_end(self, outputs: object, batch: Tensor, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         updates = self.trainer.global_step
-        if not torch.isfinite(loss):
+        if loss is None or not torch.isfinite(loss):
             self.diverged_at = updates
             self.trainer.should_stop = True
             return

@@ -53,6 +53,11 @@ def fit_autoencoder(
     cfg: DictConfig, data: DataSet, metric_sink: MetricSink | None = None
 ) -> FitResult:
     """Train the configured autoencoder on ``data`` for ``trainer.total_updates`` updates."""
+    if cfg.optimizer.get("kind") == "hessian_free":
+        # imported here: hessian_free_module builds on FitResult and the helpers of this module
+        from momentum_repro.training.hessian_free_module import fit_hessian_free
+
+        return fit_hessian_free(cfg, data, metric_sink)
     validate_autoencoder(cfg, data.dim)
     quiet_lightning()
     torch.manual_seed(cfg.seed)

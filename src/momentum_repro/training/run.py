@@ -20,7 +20,14 @@ from momentum_repro.tracking.mlflow_tracking import (
     tracking_uri,
 )
 from momentum_repro.training.fit import FitResult, fit_autoencoder
-from momentum_repro.training.validate import validate_optimizer, validate_training
+from momentum_repro.training.fit_rnn import fit_rnn
+from momentum_repro.training.rnn_module import load_eval_set
+from momentum_repro.training.validate import (
+    validate_autoencoder,
+    validate_optimizer,
+    validate_problem,
+    validate_training,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,7 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
         "seed": str(cfg.seed),
         "init_scale": f"{float(cfg.model.get('init_scale', 1.0)):g}",
         "profile": str(cfg.profile_name),
+        **({"seq_len": str(cfg.data.seq_len)} if cfg.data.kind == "rnn" else {}),
         "total_updates": str(cfg.trainer.total_updates),
         "schedule_period": str(cfg.schedule.period),
         "final_phase_updates": str(cfg.schedule.final_phase_updates),
@@ -62,14 +70,22 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
 def run_name(cfg: DictConfig) -> str:
     mu = cfg.optimizer.get("mu_max")
     mu_part = "" if mu is None else f" mu_max={float(mu):g}"
-    return f"{cfg.data.name} {cfg.optimizer.name}{mu_part} lr={float(cfg.optimizer.lr):g} seed={cfg.seed}"
+    data = cfg.data.name + (f" T={cfg.data.seq_len}" if cfg.data.kind == "rnn" else "")
+    return f"{data} {cfg.optimizer.name}{mu_part} lr={float(cfg.optimizer.lr):g} seed={cfg.seed}"
 
 
 def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
     """Validate, train and log one run; return a small summary (run id, status, errors)."""
+    validate_problem(cfg)
     validate_optimizer(cfg)
     validate_training(cfg)
-    data = load_set(cfg.data.path)
+    if cfg.data.kind == "rnn":
+        eval_set = load_eval_set(cfg.data.eval_path)
+        data_meta = {"source": "generated"}
+    else:
+        data = load_set(cfg.data.path)
+        validate_autoencoder(cfg, data.dim)
+        data_meta = data.meta
     torch.set_num_threads(torch_threads(cfg.trainer.threads, parallel_jobs))
     client = MlflowClient(tracking_uri(cfg.tracking.uri))
     exp_id = experiment_id(client, cfg.tracking.experiment, cfg.tracking.artifact_root)
@@ -79,9 +95,12 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
         if done is not None:
             log.info("already done, skipping: %s (MLflow run %s)", run_name(cfg), done.info.run_id)
             return {"run_id": done.info.run_id, "status": done.info.status, "reused": True}
-    tags = run_tags(cfg, key, data.meta)
+    tags = run_tags(cfg, key, data_meta)
     with job_run(client, exp_id, cfg, tags, run_name(cfg)) as job:
-        result: FitResult = fit_autoencoder(cfg, data, metric_sink=job.log_metrics)
+        if cfg.data.kind == "rnn":
+            result: FitResult = fit_rnn(cfg, eval_set, metric_sink=job.log_metrics)
+        else:
+            result = fit_autoencoder(cfg, data, metric_sink=job.log_metrics)
         if result.final:
             job.log_metrics(result.final, result.updates_done)
         job.set_tags({"updates_done": str(result.updates_done), "seconds": f"{result.seconds:.1f}"})

@@ -1,7 +1,7 @@
 """The DVC sweep stage's plan: Hydra multirun overrides from ``params.yaml``, and its summary.
 
-SGD is the paper's mu_max = 0 column, so it is swept over learning rates only; the momentum
-methods are swept over mu_max x lr. Each group is one Hydra multirun (one MLflow parent run);
+SGD (the paper's mu_max = 0 column) and the RNN "biases" baseline have a fixed mu, so they are
+swept over learning rates only; the momentum methods are swept over mu_max x lr. Each group is one Hydra multirun (one MLflow parent run);
 all share the ``sweep_name`` tag the report selects by.
 """
 
@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from momentum_repro.tracking.mlflow_tracking import tracking_uri
 
-NO_MOMENTUM = ("sgd",)
+NO_MOMENTUM = ("sgd", "biases")  # swept over lr only: their mu is fixed
 
 
 def _values(values: list[Any]) -> str:
@@ -31,9 +31,11 @@ def multirun_overrides(
     if launcher not in allowed:
         raise ValueError(f"params.yaml: launcher={launcher!r}; choose one of {sorted(allowed)}")
     methods = list(sweep["methods"])
+    data = sweep["data"] if isinstance(sweep["data"], list) else [sweep["data"]]
     common = [
-        f"data={sweep['data']}",
-        f"model={sweep['model']}",
+        *([f"experiment={sweep['experiment']}"] if "experiment" in sweep else []),
+        f"data={_values(data)}",
+        *([f"model={sweep['model']}"] if "model" in sweep else []),
         f"profile={profile}",
         f"sweep_name={sweep_name(name, profile)}",
         f"seed={_values(sweep.get('seeds', [1]))}",

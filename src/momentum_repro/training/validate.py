@@ -24,7 +24,8 @@ def _positive_int(cfg: DictConfig, key: str) -> None:
 
 
 def validate_optimizer(cfg: DictConfig) -> None:
-    """lr > 0 and finite; mu_max in [0, 1) for methods that follow the momentum schedule."""
+    """lr > 0 and finite; mu_max in [0, 1) for methods that follow the momentum schedule;
+    Hessian-free settings (damping, fractions, CG iterations, phases)."""
     lr = cfg.optimizer.lr
     if not isinstance(lr, int | float) or not math.isfinite(lr) or lr <= 0:
         raise ConfigError("optimizer.lr", lr, "it must be a finite number > 0")
@@ -32,6 +33,11 @@ def validate_optimizer(cfg: DictConfig) -> None:
         mu_max = cfg.optimizer.mu_max
         if not isinstance(mu_max, int | float) or not 0.0 <= mu_max < 1.0:
             raise ConfigError("optimizer.mu_max", mu_max, "it must be in [0, 1) (0 is plain SGD)")
+    if cfg.optimizer.get("kind") == "hessian_free":
+        # imported here: hessian_free_config builds on ConfigError from this module
+        from momentum_repro.training.hessian_free_config import validate_hessian_free
+
+        validate_hessian_free(cfg)
 
 
 def validate_training(cfg: DictConfig) -> None:
@@ -67,3 +73,17 @@ def validate_autoencoder(cfg: DictConfig, data_dim: int) -> None:
             sizes,
             f"its first size must equal the data's {data_dim} inputs per case ({cfg.data.name})",
         )
+
+
+def validate_problem(cfg: DictConfig) -> None:
+    """An RNN problem needs the RNN model and schedule (experiment=rnn sets both)."""
+    if cfg.data.kind == "rnn":
+        target = str(cfg.model.get("_target_", ""))
+        if "rnn" not in target or cfg.schedule.get("kind") != "rnn":
+            raise ConfigError(
+                "data",
+                cfg.data.name,
+                "an RNN problem trains with model=rnn schedule=rnn: add experiment=rnn",
+            )
+    elif cfg.data.kind != "autoencoder":
+        raise ConfigError("data.kind", cfg.data.kind, "it must be autoencoder or rnn")

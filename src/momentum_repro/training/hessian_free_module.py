@@ -1,0 +1,178 @@
+"""Hessian-free training of a deep autoencoder: Martens (2010) and the hybrid of appendix A.6.
+
+The LightningModule stays thin: one ``training_step`` is one ``HessianFree.step(data=...)``,
+one parameter update, which picks its own gradient and curvature batches from the whole
+training set held by the module. Lightning's data loader only counts the updates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import Tensor
+
+from momentum_repro.data.sets import DataSet
+from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
+from momentum_repro.optim.hessian_free import HessianFree
+from momentum_repro.training.autoencoder_module import MetricSink, OptimizerFactory
+from momentum_repro.training.fit import FitResult, progress_bar_enabled, quiet_lightning
+from momentum_repro.training.hessian_free_config import validate_hessian_free
+from momentum_repro.training.optimizers import optimizer_factory
+from momentum_repro.training.validate import validate_autoencoder
+
+
+class UpdateCounter:
+    """The 'data loader' of an HF run: one item (the update's index) per parameter update."""
+
+    def __init__(self, total_updates: int) -> None:
+        self.total_updates = total_updates
+
+    def __len__(self) -> int:
+        return self.total_updates
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return (torch.tensor(t) for t in range(self.total_updates))
+
+
+class HessianFreeModule(pl.LightningModule):
+    """Trains ``model`` with a :class:`HessianFree` optimizer on ``train_data``.
+
+    Every ``log_every`` updates it reports ``train_error`` (squared error on the fixed
+    ``curve_data``, at the current parameters) and the last update's ``cg_iterations``,
+    ``damping`` (the lambda it used), ``lr`` and ``mu`` (its CG decay). A non-finite objective
+    at the start of an update, or a non-finite curve error, stops the run as diverged.
+    """
+
+    def __init__(
+        self,
+        model: DeepAutoencoder,
+        optimizer_factory: OptimizerFactory,
+        train_data: Tensor,
+        curve_data: Tensor,
+        log_every: int = 100,
+        metric_sink: MetricSink | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.optimizer_factory = optimizer_factory
+        self.train_data = train_data
+        self.curve_data = curve_data
+        self.log_every = log_every
+        self.metric_sink = metric_sink
+        self.hessian_free: HessianFree | None = None  # built by configure_optimizers
+        self.last_stats: dict[str, Any] = {}
+        self.diverged_at: int | None = None
+        self.automatic_optimization = False  # an HF step is not loss.backward() + step()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        optimizer = self.optimizer_factory(self.model.parameters())
+        if not isinstance(optimizer, HessianFree):
+            raise TypeError(f"HessianFreeModule needs a HessianFree optimizer, got {optimizer!r}")
+        self.hessian_free = optimizer
+        return optimizer
+
+    def on_train_start(self) -> None:
+        self.train_data = self.train_data.to(self.device)
+        self.curve_data = self.curve_data.to(self.device)
+        self.log_curve(0)
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+        self.last_stats = self.optimizers().step(data=self.train_data)
+
+    def on_train_batch_end(self, outputs: object, batch: Tensor, batch_idx: int) -> None:
+        updates = self.trainer.global_step
+        if not math.isfinite(self.last_stats["loss"]):
+            self.diverged_at = updates
+            self.trainer.should_stop = True
+            return
+        if updates % self.log_every == 0:
+            self.log_curve(updates)
+
+    def log_curve(self, updates: int) -> None:
+        """train_error at the current parameters, and the settings of the last update."""
+        error = squared_error(self.model, self.curve_data)
+        if not math.isfinite(error):
+            self.diverged_at = updates
+            self.trainer.should_stop = True
+            return
+        if self.metric_sink is None:
+            return
+        metrics = {"train_error": error}
+        if self.last_stats:
+            s = self.last_stats
+            metrics |= {"cg_iterations": s["cg_iterations"], "damping": s["damping"]}
+            metrics |= {"lr": s["lr"], "mu": s["cg_decay"]}
+        elif self.hessian_free is not None:  # before the first update: what it will use
+            first = self.hessian_free.settings(0)
+            metrics |= {"damping": self.hessian_free.damping, "lr": first.lr, "mu": first.cg_decay}
+        self.metric_sink({k: float(v) for k, v in metrics.items()}, updates)
+
+
+def fit_hessian_free(
+    cfg: DictConfig, data: DataSet, metric_sink: MetricSink | None = None
+) -> FitResult:
+    """Train the configured autoencoder with HF for ``trainer.total_updates`` updates.
+
+    Same result as ``fit_autoencoder`` (``final_train_error``, ``final_test_error``), plus
+    ``total_cg_iterations``.
+    """
+    validate_autoencoder(cfg, data.dim)
+    validate_hessian_free(cfg)
+    quiet_lightning()
+    torch.manual_seed(cfg.seed)
+    dtype = getattr(torch, cfg.trainer.precision)
+    train = torch.from_numpy(np.array(data.train)).to(dtype)
+    test = torch.from_numpy(np.array(data.test)).to(dtype)
+    model = instantiate(cfg.model, seed=cfg.seed).to(dtype)
+    build = optimizer_factory(cfg)
+    total = int(cfg.trainer.total_updates)
+    module = HessianFreeModule(
+        model,
+        lambda params: build(params, model=model),
+        train_data=train,
+        curve_data=train[: cfg.trainer.curve_cases],
+        log_every=int(cfg.trainer.log_every),
+        metric_sink=metric_sink,
+    )
+    trainer = pl.Trainer(
+        max_steps=total,
+        max_epochs=-1,
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress_bar_enabled(cfg.trainer.progress_bar),
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    start = time.perf_counter()
+    trainer.fit(module, train_dataloaders=UpdateCounter(total))
+    seconds = time.perf_counter() - start
+    updates = trainer.global_step
+    if module.diverged_at is not None:
+        return FitResult(
+            updates_done=updates,
+            seconds=seconds,
+            diverged=True,
+            failure_reason=f"diverged: the loss became NaN or infinite at update {module.diverged_at}",
+        )
+    assert module.hessian_free is not None
+    cg_total = module.hessian_free.total_cg_iterations
+    model = model.cpu()
+    final = {
+        "final_train_error": squared_error(model, train),
+        "final_test_error": squared_error(model, test),
+    }
+    if not all(math.isfinite(v) for v in final.values()):
+        return FitResult(updates, seconds, True, "diverged: the final error is not finite", final)
+    final["total_cg_iterations"] = float(cg_total)
+    return FitResult(updates_done=updates, seconds=seconds, final=final)

@@ -1,0 +1,124 @@
+"""The LightningModule for the long-range RNN problems (section 4 of the paper).
+
+Each update draws a fresh minibatch from a seeded stream; the zero-one loss of Table 5 is
+measured every N updates on a fixed evaluation set, at theta_t.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from momentum_repro.data.rnn_tasks import Batch, RNNTask, training_stream
+from momentum_repro.models.rnn import TanhRNN, batch_tensors, evaluate_rnn, task_loss
+from momentum_repro.training.autoencoder_module import MetricSink, OptimizerFactory
+
+
+class TaskStream:
+    """Lightning's training data: endless fresh batches of a task as tensors."""
+
+    def __init__(self, task: RNNTask, T: int, batch_size: int, seed: int, dtype: torch.dtype):
+        self.task, self.T, self.batch_size, self.seed, self.dtype = task, T, batch_size, seed, dtype
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        for batch in training_stream(self.task, self.T, self.batch_size, self.seed):
+            inputs, targets, mask, valid = batch_tensors(batch, self.dtype, "cpu")
+            yield (inputs, targets, mask) if valid is None else (inputs, targets, mask, valid)
+
+
+class RNNModule(pl.LightningModule):
+    """Trains ``model`` on ``task``; logs train_loss (fixed training batch), eval zero-one."""
+
+    def __init__(
+        self,
+        model: TanhRNN,
+        task: RNNTask,
+        optimizer_factory: OptimizerFactory,
+        eval_set: Batch,
+        curve_batch: Batch,
+        log_every: int = 100,
+        metric_sink: MetricSink | None = None,
+        clip_grad_norm: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.task = task
+        self.optimizer_factory = optimizer_factory
+        self.eval_set = eval_set
+        self.curve_batch = curve_batch
+        self.log_every = log_every
+        self.metric_sink = metric_sink
+        self.clip_grad_norm = clip_grad_norm
+        self.diverged_at: int | None = None
+        self.automatic_optimization = False
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.model.trainable_parameters())
+
+    def on_train_start(self) -> None:
+        self.log_curve(0)
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        inputs, targets, mask, *rest = batch
+        valid = rest[0] if rest else None
+        optimizer = self.optimizers()
+
+        def closure() -> Tensor:
+            optimizer.zero_grad()
+            loss = task_loss(self.task, self.model(inputs, valid), targets, mask)
+            self.manual_backward(loss)
+            if self.clip_grad_norm is not None:  # off by default: the paper mentions none
+                torch.nn.utils.clip_grad_norm_(
+                    self.model.trainable_parameters(), self.clip_grad_norm
+                )
+            return loss
+
+        return optimizer.step(closure=closure)
+
+    def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        updates = self.trainer.global_step
+        if loss is None or not torch.isfinite(loss):
+            self.diverged_at = updates
+            self.trainer.should_stop = True
+            return
+        if updates % self.log_every == 0:
+            self.log_curve(updates)
+
+    @torch.no_grad()
+    def log_curve(self, updates: int) -> None:
+        """train_loss on the fixed training batch and the eval set's loss and zero-one, at theta_t."""
+        train_loss, _ = evaluate_rnn(self.model, self.task, self.curve_batch)
+        eval_loss, eval_zero_one = evaluate_rnn(self.model, self.task, self.eval_set)
+        if not (math.isfinite(train_loss) and math.isfinite(eval_loss)):
+            self.diverged_at = updates
+            self.trainer.should_stop = True
+            return
+        if self.metric_sink is not None:
+            optimizer = self.trainer.optimizers[0]
+            metrics = {
+                "train_loss": train_loss,
+                "eval_loss": eval_loss,
+                "eval_zero_one": eval_zero_one,
+                "lr": float(optimizer.param_groups[0]["lr"]),
+            }
+            if hasattr(optimizer, "last_mu"):
+                metrics["mu"] = float(optimizer.last_mu)
+            self.metric_sink(metrics, updates)
+
+
+def load_eval_set(path: str) -> Batch:
+    """A fixed evaluation set written by the ``build_rnn`` stage (``np.savez``)."""
+    try:
+        with np.load(path) as arrays:
+            return Batch.from_arrays(dict(arrays))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"RNN evaluation set {path} is missing: build it first "
+            "(`dvc repro` or `python pipelines/build_data.py rnn`)"
+        ) from None
