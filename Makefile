@@ -8,7 +8,7 @@ export DVC_NO_ANALYTICS := 1
 # torch first: the pinned CPU build; an unpinned torch would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: help venv repro test lint format bench sweep-cpu report mlflow-ui clean
+.PHONY: help venv repro repro-full test lint format bench sweep-cpu report mlflow-ui clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,11 @@ format: venv ## apply ruff's fixes and formatting
 
 bench: venv ## print throughput benchmarks (updates/s and ratios)
 	$(PY) benchmarks/step_throughput.py
+	$(PY) benchmarks/rnn_throughput.py
+	$(PY) benchmarks/gv_cost.py
+
+repro-full: venv ## all three autoencoders too (MOMENTUM_REPRO_MIRROR=../shared/data offline)
+	$(VENV)/bin/dvc repro pipelines/full/dvc.yaml
 
 mlflow-ui: venv ## browse the runs: http://127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --default-artifact-root $(CURDIR)/mlartifacts

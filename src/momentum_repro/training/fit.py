@@ -7,6 +7,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,9 +38,11 @@ class FitResult:
 
 
 def quiet_lightning() -> None:
-    """Lightning's banner lines (GPU available, ...) say nothing about a CPU run."""
+    """Lightning's banner lines (GPU available, ...) say nothing about a CPU run, and its
+    pytree deprecation notice (a Lightning-internal call) would repeat in every job's log."""
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
 def progress_bar_enabled(setting: str | bool) -> bool:
