@@ -40,10 +40,11 @@ def mlflow_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
-def compose_config(overrides: list[str]) -> DictConfig:
-    """The config a ``pipelines/train.py`` run with these overrides would get."""
+def compose_config(overrides: list[str], *, with_hydra: bool = False) -> DictConfig:
+    """The config a ``pipelines/train.py`` run with these overrides would get (``with_hydra``:
+    also the ``hydra`` node, e.g. an experiment's sweeper grid)."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
+        return compose(config_name="config", overrides=overrides, return_hydra_config=with_hydra)
 
 
 @pytest.fixture

@@ -221,10 +221,11 @@ def test_figures_written_with_expected_curves(report):
 def test_artifacts_logged_to_parent_runs(report, store):
     _, client, parents = store
     assert sorted(report.logged_to) == sorted(parents.values())
-    names = {a.path for a in client.list_artifacts(parents["t1"], "report")}
-    assert {"report/table1.md", "report/index.html", "report/metrics.json"} <= names
-    figs = {a.path for a in client.list_artifacts(parents["rnn"], "report/figures")}
-    assert "report/figures/schedule.svg" in figs
+    root = f"report_{report.out_dir.resolve().name}"
+    names = {a.path for a in client.list_artifacts(parents["t1"], root)}
+    assert {f"{root}/table1.md", f"{root}/index.html", f"{root}/metrics.json"} <= names
+    figs = {a.path for a in client.list_artifacts(parents["rnn"], f"{root}/figures")}
+    assert f"{root}/figures/schedule.svg" in figs
 
 
 def test_sweeps_without_runs_say_not_run(store, tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+from hydra.errors import ConfigCompositionException
 
 from conftest import compose_config
 from momentum_repro.data.rnn_tasks import make_eval_set
@@ -27,25 +28,26 @@ def test_rnn_schedule_is_0_9_then_mu_0() -> None:
 
 
 def test_rnn_table_experiment_is_the_papers_grid() -> None:
-    cfg = compose_config(["experiment=rnn_table"])
-    grid = cfg.hydra.sweeper.params if "hydra" in cfg else None
+    cfg = compose_config(["experiment=rnn_table"], with_hydra=True)
+    grid = cfg.hydra.sweeper.params
     assert cfg.schedule.kind == "rnn"
-    assert grid is None or set(grid["data"].split(",")) == {
-        "addition",
-        "multiplication",
-        "mem5",
-        "mem20",
-    }
+    assert set(grid["data"].split(",")) == {"addition", "multiplication", "mem5", "mem20"}
+    assert set(grid["optimizer.mu_max"].split(",")) == {"0", "0.9", "0.98", "0.995"}
+    assert {float(v) for v in grid["optimizer.lr"].split(",")} == {1e-3, 1e-4, 1e-5, 1e-6}
+    assert len(grid["seed"].split(",")) == 4
     lengths = {
-        name: compose_config([f"data={name}"]).data.seq_len
+        name: compose_config(["experiment=rnn", f"data={name}"]).data.seq_len
         for name in ("addition", "multiplication", "mem5", "mem20")
     }
     assert lengths == {"addition": 80, "multiplication": 80, "mem5": 200, "mem20": 80}
 
 
 def test_rnn_problem_without_rnn_model_fails_naming_it(tmp_path: Path) -> None:
-    cfg = compose_config(["data=addition", f"tracking.uri=sqlite:///{tmp_path}/m.db"])
-    with pytest.raises(ConfigError, match="experiment=rnn"):
+    # the model follows the data set's name; an RNN problem has no autoencoder of its name
+    with pytest.raises(ConfigCompositionException, match="model/addition"):
+        compose_config(["data=addition"])
+    cfg = compose_config(["data=addition", "model=rnn", f"tracking.uri=sqlite:///{tmp_path}/m.db"])
+    with pytest.raises(ConfigError, match="experiment=rnn"):  # the schedule is still eq. 5's
         run_job(cfg)
 
 

@@ -189,13 +189,13 @@ def build_report(
 
     logged: list[str] = []
     if log_artifacts:
+        # one folder per report (reports/, reports/full/) so two reports never overwrite
+        root = f"report_{out_dir.resolve().name}"
         for ids in load_sweep_parents(client, experiment, list(sweep_names)).values():
             if ids:
                 for path in files:
                     sub = path.parent.relative_to(out_dir).as_posix()
-                    client.log_artifact(
-                        ids[0], str(path), "report" if sub == "." else f"report/{sub}"
-                    )
+                    client.log_artifact(ids[0], str(path), root if sub == "." else f"{root}/{sub}")
                 logged.append(ids[0])
 
     return ReportResult(

@@ -139,7 +139,8 @@ def fit_hessian_free(
         lambda params: build(params, model=model),
         train_data=train,
         curve_data=train[: cfg.trainer.curve_cases],
-        log_every=int(cfg.trainer.log_every),
+        # HF runs far fewer updates than first-order runs: at least 20 points on the curve
+        log_every=max(1, min(int(cfg.trainer.log_every), total // 20)),
         metric_sink=metric_sink,
     )
     trainer = pl.Trainer(

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from momentum_repro.tracking.mlflow_tracking import tracking_uri
 
-NO_MOMENTUM = ("sgd", "biases")  # swept over lr only: their mu is fixed
+NO_MOMENTUM = ("sgd", "biases", "hf", "hf_momentum")  # swept over lr only: mu is theirs
 
 
 def _values(values: list[Any]) -> str:
