@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from momentum_repro.data.curves import generate_curves
 from momentum_repro.data.sets import save_set
@@ -38,6 +38,19 @@ def _isolated_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def mlflow_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def with_values(cfg: DictConfig, **values: object) -> DictConfig:
+    """A copy of ``cfg`` with ``optimizer__lr=0.1`` setting ``cfg.optimizer.lr``, and so on."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        for key, value in values.items():
+            *parents, leaf = key.split("__")
+            node = cfg
+            for parent in parents:
+                node = node[parent]
+            node[leaf] = value
+    return cfg
 
 
 def compose_config(overrides: list[str], *, with_hydra: bool = False) -> DictConfig:

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import mlflow
 import pytest
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
+from conftest import with_values
 from momentum_repro.data.sets import load_set
 from momentum_repro.training.fit import fit_autoencoder
 from momentum_repro.training.run import run_job
 from momentum_repro.training.validate import ConfigError
 
 pytestmark = pytest.mark.slow
-
-
-def set_values(cfg: DictConfig, **values: object) -> DictConfig:
-    with open_dict(cfg):
-        for key, value in values.items():
-            node = cfg
-            *parents, leaf = key.split("__")
-            for parent in parents:
-                node = node[parent]
-            node[leaf] = value
-    return cfg
 
 
 def test_short_fit_lowers_the_training_error(tiny_cfg: DictConfig) -> None:
@@ -44,19 +34,19 @@ def test_same_config_and_seed_give_bit_identical_results(tiny_cfg: DictConfig) -
     first = fit_autoencoder(tiny_cfg, data).final
     second = fit_autoencoder(tiny_cfg, data).final
     assert first == second
-    other = fit_autoencoder(set_values(tiny_cfg, seed=2), data).final
+    other = fit_autoencoder(with_values(tiny_cfg, seed=2), data).final
     assert other != first
 
 
 def test_final_phase_records_the_error_before_it(tiny_cfg: DictConfig) -> None:
-    cfg = set_values(tiny_cfg, schedule__final_phase_updates=20)
+    cfg = with_values(tiny_cfg, schedule__final_phase_updates=20)
     result = fit_autoencoder(cfg, load_set(cfg.data.path))
     assert "train_error_before_final_phase" in result.final
 
 
 def test_diverging_run_is_recorded_failed_and_the_next_run_goes_on(tiny_cfg: DictConfig) -> None:
     # a linear output with squared error and a large lr blows up to inf/NaN
-    bad = set_values(tiny_cfg.copy(), model__output="linear", optimizer__lr=0.5)
+    bad = with_values(tiny_cfg, model__output="linear", optimizer__lr=0.5)
     outcome = run_job(bad)
     assert outcome["diverged"] and outcome["status"] == "FAILED"
     good = run_job(tiny_cfg)
@@ -92,7 +82,7 @@ def test_finished_run_is_not_redone(tiny_cfg: DictConfig) -> None:
 def test_bad_values_fail_before_training_naming_the_key(
     tiny_cfg: DictConfig, values: dict, key: str
 ) -> None:
-    cfg = set_values(tiny_cfg, **values)
+    cfg = with_values(tiny_cfg, **values)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         run_job(cfg)
     mlflow.set_tracking_uri(tiny_cfg.tracking.uri)

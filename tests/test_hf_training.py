@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from conftest import compose_config
+from conftest import compose_config, with_values
 from momentum_repro.optim.hessian_free import HessianFree
 from momentum_repro.optim.schedule import momentum_schedule
 from momentum_repro.tracking.mlflow_tracking import tracking_uri
@@ -18,19 +18,6 @@ from momentum_repro.training.hessian_free_config import (
 )
 from momentum_repro.training.run import run_job
 from momentum_repro.training.validate import ConfigError, validate_optimizer
-
-
-def with_values(cfg: DictConfig, **values: object) -> DictConfig:
-    """``optimizer__damping=1`` sets cfg.optimizer.damping."""
-    cfg = cfg.copy()
-    with open_dict(cfg):
-        for key, value in values.items():
-            *parents, leaf = key.split("__")
-            node = cfg
-            for parent in parents:
-                node = node[parent]
-            node[leaf] = value
-    return cfg
 
 
 def client(cfg: DictConfig) -> MlflowClient:

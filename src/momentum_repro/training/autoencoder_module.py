@@ -6,20 +6,14 @@ module only runs the step, watches for divergence and reports the error curve.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
-
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
 from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
-
-OptimizerFactory = Callable[[Iterable[Tensor]], torch.optim.Optimizer]
-MetricSink = Callable[[dict[str, float], int], None]
+from momentum_repro.training.trainer import GuardedModule, MetricSink, OptimizerFactory
 
 
-class AutoencoderModule(pl.LightningModule):
+class AutoencoderModule(GuardedModule):
     """Trains ``model`` on its objective; logs the paper's squared error every N updates.
 
     ``curve_data`` is a fixed subset of the training set on which ``train_error`` is
@@ -47,7 +41,6 @@ class AutoencoderModule(pl.LightningModule):
         self.snapshot_at = snapshot_at
         self.full_train_data = full_train_data
         self.snapshots: dict[str, float] = {}
-        self.diverged_at: int | None = None
         # Manual optimization: the optimizer's step(closure) is called directly (NAG needs the
         # closure at its look-ahead point); it skips Lightning's per-step closure machinery.
         self.automatic_optimization = False
@@ -76,9 +69,7 @@ class AutoencoderModule(pl.LightningModule):
     def on_train_batch_end(self, outputs: object, batch: Tensor, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         updates = self.trainer.global_step
-        if loss is None or not torch.isfinite(loss):
-            self.diverged_at = updates
-            self.trainer.should_stop = True
+        if self.stop_if_not_finite(loss, updates):
             return
         if self.snapshot_at is not None and updates == self.snapshot_at:
             data = self.full_train_data if self.full_train_data is not None else self.curve_data
@@ -89,9 +80,7 @@ class AutoencoderModule(pl.LightningModule):
     def log_curve(self, updates: int) -> None:
         """Log train_error at the current parameters (theta_t), and mu and lr."""
         error = squared_error(self.model, self.curve_data)
-        if not math.isfinite(error):
-            self.diverged_at = updates
-            self.trainer.should_stop = True
+        if self.stop_if_not_finite(error, updates):
             return
         if self.metric_sink is not None:
             optimizer = self.trainer.optimizers[0]

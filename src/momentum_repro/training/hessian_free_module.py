@@ -7,13 +7,10 @@ training set held by the module. Lightning's data loader only counts the updates
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -22,10 +19,16 @@ from torch import Tensor
 from momentum_repro.data.sets import DataSet
 from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
 from momentum_repro.optim.hessian_free import HessianFree
-from momentum_repro.training.autoencoder_module import MetricSink, OptimizerFactory
-from momentum_repro.training.fit import FitResult, progress_bar_enabled, quiet_lightning
 from momentum_repro.training.hessian_free_config import validate_hessian_free
 from momentum_repro.training.optimizers import optimizer_factory
+from momentum_repro.training.trainer import (
+    FitResult,
+    GuardedModule,
+    MetricSink,
+    OptimizerFactory,
+    result,
+    train_for_updates,
+)
 from momentum_repro.training.validate import validate_autoencoder
 
 
@@ -42,7 +45,7 @@ class UpdateCounter:
         return (torch.tensor(t) for t in range(self.total_updates))
 
 
-class HessianFreeModule(pl.LightningModule):
+class HessianFreeModule(GuardedModule):
     """Trains ``model`` with a :class:`HessianFree` optimizer on ``train_data``.
 
     Every ``log_every`` updates it reports ``train_error`` (squared error on the fixed
@@ -69,7 +72,6 @@ class HessianFreeModule(pl.LightningModule):
         self.metric_sink = metric_sink
         self.hessian_free: HessianFree | None = None  # built by configure_optimizers
         self.last_stats: dict[str, Any] = {}
-        self.diverged_at: int | None = None
         self.automatic_optimization = False  # an HF step is not loss.backward() + step()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -89,9 +91,7 @@ class HessianFreeModule(pl.LightningModule):
 
     def on_train_batch_end(self, outputs: object, batch: Tensor, batch_idx: int) -> None:
         updates = self.trainer.global_step
-        if not math.isfinite(self.last_stats["loss"]):
-            self.diverged_at = updates
-            self.trainer.should_stop = True
+        if self.stop_if_not_finite(self.last_stats["loss"], updates):
             return
         if updates % self.log_every == 0:
             self.log_curve(updates)
@@ -99,9 +99,7 @@ class HessianFreeModule(pl.LightningModule):
     def log_curve(self, updates: int) -> None:
         """train_error at the current parameters, and the settings of the last update."""
         error = squared_error(self.model, self.curve_data)
-        if not math.isfinite(error):
-            self.diverged_at = updates
-            self.trainer.should_stop = True
+        if self.stop_if_not_finite(error, updates):
             return
         if self.metric_sink is None:
             return
@@ -126,7 +124,6 @@ def fit_hessian_free(
     """
     validate_autoencoder(cfg, data.dim)
     validate_hessian_free(cfg)
-    quiet_lightning()
     torch.manual_seed(cfg.seed)
     dtype = getattr(torch, cfg.trainer.precision)
     train = torch.from_numpy(np.array(data.train)).to(dtype)
@@ -143,37 +140,14 @@ def fit_hessian_free(
         log_every=max(1, min(int(cfg.trainer.log_every), total // 20)),
         metric_sink=metric_sink,
     )
-    trainer = pl.Trainer(
-        max_steps=total,
-        max_epochs=-1,
-        accelerator=cfg.trainer.accelerator,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=progress_bar_enabled(cfg.trainer.progress_bar),
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
+    updates, seconds = train_for_updates(cfg, module, UpdateCounter(total))
+    return result(
+        module,
+        updates,
+        seconds,
+        lambda: {
+            "final_train_error": squared_error(model.cpu(), train),
+            "final_test_error": squared_error(model.cpu(), test),
+            "total_cg_iterations": float(module.hessian_free.total_cg_iterations),
+        },
     )
-    start = time.perf_counter()
-    trainer.fit(module, train_dataloaders=UpdateCounter(total))
-    seconds = time.perf_counter() - start
-    updates = trainer.global_step
-    if module.diverged_at is not None:
-        return FitResult(
-            updates_done=updates,
-            seconds=seconds,
-            diverged=True,
-            failure_reason=f"diverged: the loss became NaN or infinite at update {module.diverged_at}",
-        )
-    assert module.hessian_free is not None
-    cg_total = module.hessian_free.total_cg_iterations
-    model = model.cpu()
-    final = {
-        "final_train_error": squared_error(model, train),
-        "final_test_error": squared_error(model, test),
-    }
-    if not all(math.isfinite(v) for v in final.values()):
-        return FitResult(updates, seconds, True, "diverged: the final error is not finite", final)
-    final["total_cg_iterations"] = float(cg_total)
-    return FitResult(updates_done=updates, seconds=seconds, final=final)

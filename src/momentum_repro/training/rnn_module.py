@@ -6,17 +6,15 @@ measured every N updates on a fixed evaluation set, at theta_t.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
 from momentum_repro.data.rnn_tasks import Batch, RNNTask, training_stream
 from momentum_repro.models.rnn import TanhRNN, batch_tensors, evaluate_rnn, task_loss
-from momentum_repro.training.autoencoder_module import MetricSink, OptimizerFactory
+from momentum_repro.training.trainer import GuardedModule, MetricSink, OptimizerFactory
 
 
 class TaskStream:
@@ -31,7 +29,7 @@ class TaskStream:
             yield (inputs, targets, mask) if valid is None else (inputs, targets, mask, valid)
 
 
-class RNNModule(pl.LightningModule):
+class RNNModule(GuardedModule):
     """Trains ``model`` on ``task``; logs train_loss (fixed training batch), eval zero-one."""
 
     def __init__(
@@ -54,7 +52,6 @@ class RNNModule(pl.LightningModule):
         self.log_every = log_every
         self.metric_sink = metric_sink
         self.clip_grad_norm = clip_grad_norm
-        self.diverged_at: int | None = None
         self.automatic_optimization = False
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -83,9 +80,7 @@ class RNNModule(pl.LightningModule):
     def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         updates = self.trainer.global_step
-        if loss is None or not torch.isfinite(loss):
-            self.diverged_at = updates
-            self.trainer.should_stop = True
+        if self.stop_if_not_finite(loss, updates):
             return
         if updates % self.log_every == 0:
             self.log_curve(updates)
@@ -95,9 +90,7 @@ class RNNModule(pl.LightningModule):
         """train_loss on the fixed training batch and the eval set's loss and zero-one, at theta_t."""
         train_loss, _ = evaluate_rnn(self.model, self.task, self.curve_batch)
         eval_loss, eval_zero_one = evaluate_rnn(self.model, self.task, self.eval_set)
-        if not (math.isfinite(train_loss) and math.isfinite(eval_loss)):
-            self.diverged_at = updates
-            self.trainer.should_stop = True
+        if self.stop_if_not_finite(train_loss + eval_loss, updates):
             return
         if self.metric_sink is not None:
             optimizer = self.trainer.optimizers[0]

@@ -19,9 +19,10 @@ from momentum_repro.tracking.mlflow_tracking import (
     run_key,
     tracking_uri,
 )
-from momentum_repro.training.fit import FitResult, fit_autoencoder
+from momentum_repro.training.fit import fit_autoencoder
 from momentum_repro.training.fit_rnn import fit_rnn
 from momentum_repro.training.rnn_module import load_eval_set
+from momentum_repro.training.trainer import FitResult
 from momentum_repro.training.validate import (
     validate_autoencoder,
     validate_optimizer,

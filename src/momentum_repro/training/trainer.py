@@ -1,0 +1,99 @@
+"""What every kind of run shares: the Lightning Trainer, the divergence guard, the result.
+
+A run is trained for a fixed number of parameter updates; a run whose loss or error becomes
+NaN or infinite stops and is a result (diverged), never a crash of the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+
+OptimizerFactory = Callable[[Iterable[Tensor]], torch.optim.Optimizer]
+MetricSink = Callable[[dict[str, float], int], None]
+
+
+@dataclass
+class FitResult:
+    """What a run produced: its final errors, or where it diverged."""
+
+    updates_done: int
+    seconds: float
+    diverged: bool = False
+    failure_reason: str | None = None
+    final: dict[str, float] = field(default_factory=dict)
+
+
+class GuardedModule(pl.LightningModule):
+    """A LightningModule that stops training at the first non-finite loss or error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.diverged_at: int | None = None
+
+    def stop_if_not_finite(self, value: float | Tensor | None, updates: int) -> bool:
+        """Stop the run (recording where) when ``value`` is NaN or infinite; True if stopped."""
+        finite = value is not None and math.isfinite(float(value))
+        if not finite:
+            self.diverged_at = updates
+            self.trainer.should_stop = True
+        return not finite
+
+
+def quiet_lightning() -> None:
+    """Lightning's banner lines (GPU available, ...) say nothing about a CPU run, and its
+    pytree deprecation notice (a Lightning-internal call) would repeat in every job's log."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def progress_bar_enabled(setting: str | bool) -> bool:
+    """``auto``: a bar on an interactive terminal, none in CI logs or redirected output."""
+    if isinstance(setting, bool):
+        return setting
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) -> tuple[int, float]:
+    """Fit ``module`` for ``trainer.total_updates`` updates; (updates done, seconds)."""
+    quiet_lightning()
+    trainer = pl.Trainer(
+        max_steps=int(cfg.trainer.total_updates),
+        max_epochs=-1,
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress_bar_enabled(cfg.trainer.progress_bar),
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    start = time.perf_counter()
+    trainer.fit(module, train_dataloaders=data)
+    return trainer.global_step, time.perf_counter() - start
+
+
+def result(
+    module: GuardedModule, updates: int, seconds: float, final: Callable[[], dict[str, float]]
+) -> FitResult:
+    """The run's result: diverged (where), or the final metrics ``final()`` measures."""
+    if module.diverged_at is not None:
+        reason = f"diverged: the loss became NaN or infinite at update {module.diverged_at}"
+        return FitResult(updates, seconds, diverged=True, failure_reason=reason)
+    metrics = final()
+    if not all(math.isfinite(v) for v in metrics.values()):
+        return FitResult(updates, seconds, True, "diverged: a final metric is not finite", metrics)
+    return FitResult(updates, seconds, final=metrics)
