@@ -93,3 +93,12 @@ def squared_error(model: DeepAutoencoder, data: Tensor, batch_size: int = 10_000
         x = data[start : start + batch_size]
         total += float((model.reconstruct(x) - x).pow(2).sum(dtype=torch.float64))
     return total / data.shape[0]
+
+
+def final_errors(model: DeepAutoencoder, train: Tensor, test: Tensor) -> dict[str, float]:
+    """The errors a finished run reports: the paper's squared error on the full sets."""
+    model = model.cpu()
+    return {
+        "final_train_error": squared_error(model, train),
+        "final_test_error": squared_error(model, test),
+    }

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from momentum_repro.data.sets import DataSet
-from momentum_repro.models.autoencoder import squared_error
+from momentum_repro.models.autoencoder import final_errors
 from momentum_repro.training.autoencoder_module import AutoencoderModule
 from momentum_repro.training.batches import InMemoryBatches
 from momentum_repro.training.hessian_free_module import fit_hessian_free
@@ -52,9 +52,5 @@ def fit_autoencoder(
         module,
         updates,
         seconds,
-        lambda: {
-            "final_train_error": squared_error(model.cpu(), train),
-            "final_test_error": squared_error(model.cpu(), test),
-            **module.snapshots,
-        },
+        lambda: {**final_errors(model, train, test), **module.snapshots},
     )

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from momentum_repro.data.sets import DataSet
-from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
+from momentum_repro.models.autoencoder import DeepAutoencoder, final_errors, squared_error
 from momentum_repro.optim.hessian_free import HessianFree
 from momentum_repro.training.hessian_free_config import validate_hessian_free
 from momentum_repro.training.optimizers import optimizer_factory
@@ -146,8 +146,7 @@ def fit_hessian_free(
         updates,
         seconds,
         lambda: {
-            "final_train_error": squared_error(model.cpu(), train),
-            "final_test_error": squared_error(model.cpu(), test),
+            **final_errors(model, train, test),
             "total_cg_iterations": float(module.hessian_free.total_cg_iterations),
         },
     )
