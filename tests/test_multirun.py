@@ -56,6 +56,8 @@ def test_two_job_multirun_logs_two_children_under_one_parent(
     assert len(sweeps) == 1 and len(jobs) == 2
     parent = sweeps["run_id"].iloc[0]
     assert set(jobs["tags.mlflow.parentRunId"]) == {parent}
+    assert set(jobs["tags.sweep_id"]) == {parent}
+    assert set(jobs["tags.data_source"]) == {"rebuilt"}
     assert sorted(jobs["tags.method"]) == ["cm", "nag"]
     assert set(jobs["params.optimizer.mu_max"]) == {"0.9"}
     assert set(jobs["params.optimizer.lr"]) == {"0.01"}

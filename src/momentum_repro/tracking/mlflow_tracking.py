@@ -131,6 +131,7 @@ def job_run(
     parent = os.environ.get(PARENT_RUN_ENV)
     if parent:
         all_tags[MLFLOW_PARENT_RUN_ID] = parent
+        all_tags["sweep_id"] = parent  # the Hydra multirun this job belongs to
     run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
     job = JobRun(client, run.info.run_id)
     try:

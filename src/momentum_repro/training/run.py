@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
@@ -64,6 +65,8 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
         "run_key": key,
         "git_commit": git_commit(),
         "data_source": str(data_meta.get("source", "unknown")),
+        # sha256 of the raw files the set was built from (meta.json), shortened for the UI
+        "data_inputs": json.dumps({k: v[:16] for k, v in data_meta.get("inputs", {}).items()}),
         "diverged": "false",
     }
 
