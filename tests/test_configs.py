@@ -87,6 +87,9 @@ def test_table_experiments_are_the_papers_grids() -> None:
     assert set(t1["optimizer.mu_max"].split(",")) == {"0", "0.9", "0.99", "0.995", "0.999"}
     lrs = {float(v) for v in t1["optimizer.lr"].split(",")}
     assert lrs == {0.05, 0.01, 0.005, 0.001, 0.0005, 0.0001}
+    assert (
+        compose_config(["experiment=table1", "profile=paper"]).schedule.final_phase_updates == 1000
+    )
     t2 = compose_config(["experiment=table2", "profile=paper"])
     assert t2.schedule.final_phase_updates == 1000 and t2.schedule.final_mu == 0.9
     t3 = compose_config(["experiment=table3"], with_hydra=True).hydra.sweeper.params

@@ -37,7 +37,7 @@ from momentum_repro.data.faces import (
 from momentum_repro.data.mnist import IDX_FILES, load_mnist_idx, load_mnist_mat
 from momentum_repro.data.paper_curves import load_paper_curves
 from momentum_repro.data.rnn_tasks import make_eval_set
-from momentum_repro.data.sets import save_set
+from momentum_repro.data.sets import replace_dir, save_set
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +193,7 @@ def build_rnn_eval_sets(params: dict[str, Any], source: str, raw_dir: Path) -> P
             written[name] = {"task": task, "T": int(T), "cases": int(params["n_eval"])}
     meta = {"name": "rnn", "source": "generated", "seed": int(params["seed"]), "sets": written}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    replace_dir(tmp, out)
     return out
 
 

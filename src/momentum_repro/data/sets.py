@@ -51,13 +51,27 @@ def save_set(path: str | Path, train: np.ndarray, test: np.ndarray, meta: dict[s
         np.save(tmp / "train.npy", np.ascontiguousarray(train, dtype=np.float32))
         np.save(tmp / "test.npy", np.ascontiguousarray(test, dtype=np.float32))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    replace_dir(tmp, path)
     return path
+
+
+def replace_dir(new: Path, path: Path) -> None:
+    """Put the finished folder ``new`` at ``path``: the old one is moved aside first and
+    removed only once the new one is in place, so a crash never leaves neither."""
+    old = path.with_name(f".{path.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        os.replace(path, old)
+    try:
+        os.replace(new, path)
+    except BaseException:
+        if old.exists() and not path.exists():
+            os.replace(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_set(path: str | Path, *, mmap: bool = True) -> DataSet:

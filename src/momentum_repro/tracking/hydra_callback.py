@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from typing import Any
@@ -40,9 +41,16 @@ class MlflowSweepCallback(Callback):
         )
         self.parent_run_id = run.info.run_id
         os.environ[PARENT_RUN_ENV] = self.parent_run_id
+        # Hydra raises after the sweep when a job crashed, skipping on_multirun_end: close the
+        # parent run at exit then, as FAILED, rather than leave it RUNNING
+        atexit.register(self._close, "FAILED")
         log.info("MLflow parent run %s for sweep %s", self.parent_run_id, config.sweep_name)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         os.environ.pop(PARENT_RUN_ENV, None)
+        self._close("FINISHED")
+
+    def _close(self, status: str) -> None:
         if self.client is not None and self.parent_run_id is not None:
-            self.client.set_terminated(self.parent_run_id, status="FINISHED")
+            self.client.set_terminated(self.parent_run_id, status=status)
+            self.parent_run_id = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -19,8 +20,17 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from omegaconf import DictConfig, OmegaConf
 
 PARENT_RUN_ENV = "MOMENTUM_REPRO_PARENT_RUN_ID"
-# Keys that do not change what a run computes: left out of the resume key.
-RUNTIME_KEYS = ("tracking", "trainer.progress_bar", "trainer.threads")
+# Keys that do not change what a run computes: left out of the resume key. The profile's
+# tables (updates, ...) are left out too: what a run uses of them is in trainer/schedule.
+RUNTIME_KEYS = (
+    "tracking",
+    "trainer.progress_bar",
+    "trainer.threads",
+    "updates.",
+    "rnn_warmup_updates",
+    "final_phase_updates",
+)
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def tracking_uri(uri: str) -> str:
@@ -64,12 +74,27 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def run_key(cfg: DictConfig) -> str:
-    """A digest of everything in the config that changes what the run computes."""
+@functools.cache
+def library_digest() -> str:
+    """A digest of the library's own files: a run made by other code is another run."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.suffix in {".py", ".yaml", ".json"} and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def run_key(cfg: DictConfig, data_digest: str = "") -> str:
+    """A digest of what the run computes: the config (less runtime-only keys), the data it
+    reads (``data_digest``) and the library's code. A sweep resumed with the same three
+    skips the run; a change to any of them runs it again."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
     flat = flatten(resolved)
     kept = {k: v for k, v in flat.items() if not k.startswith(RUNTIME_KEYS)}
+    kept["@data"] = data_digest
+    kept["@code"] = library_digest()
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from momentum_repro.data.sets import DataSet
 from momentum_repro.models.autoencoder import final_errors
 from momentum_repro.training.autoencoder_module import AutoencoderModule
-from momentum_repro.training.batches import InMemoryBatches
+from momentum_repro.training.batches import InMemoryBatches, evenly_spaced
 from momentum_repro.training.hessian_free_module import fit_hessian_free
 from momentum_repro.training.optimizers import optimizer_factory
 from momentum_repro.training.trainer import FitResult, MetricSink, result, train_for_updates
@@ -32,7 +32,7 @@ def fit_autoencoder(
     dtype = getattr(torch, cfg.trainer.precision)
     train = torch.from_numpy(np.array(data.train)).to(dtype)
     test = torch.from_numpy(np.array(data.test)).to(dtype)
-    curve_data = train[: cfg.trainer.curve_cases]
+    curve_data = evenly_spaced(train, int(cfg.trainer.curve_cases))
     model = instantiate(cfg.model, seed=cfg.seed).to(dtype)
     total = int(cfg.trainer.total_updates)
     final_phase = int(cfg.schedule.final_phase_updates)

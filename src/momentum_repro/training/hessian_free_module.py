@@ -19,6 +19,7 @@ from torch import Tensor
 from momentum_repro.data.sets import DataSet
 from momentum_repro.models.autoencoder import DeepAutoencoder, final_errors, squared_error
 from momentum_repro.optim.hessian_free import HessianFree
+from momentum_repro.training.batches import evenly_spaced
 from momentum_repro.training.hessian_free_config import validate_hessian_free
 from momentum_repro.training.optimizers import optimizer_factory
 from momentum_repro.training.trainer import (
@@ -135,7 +136,7 @@ def fit_hessian_free(
         model,
         lambda params: build(params, model=model),
         train_data=train,
-        curve_data=train[: cfg.trainer.curve_cases],
+        curve_data=evenly_spaced(train, int(cfg.trainer.curve_cases)),
         # HF runs far fewer updates than first-order runs: at least 20 points on the curve
         log_every=max(1, min(int(cfg.trainer.log_every), total // 20)),
         metric_sink=metric_sink,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -86,14 +88,16 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
     if cfg.data.kind == "rnn":
         eval_set = load_eval_set(cfg.data.eval_path)
         data_meta = {"source": "generated"}
+        data_digest = hashlib.sha256(Path(cfg.data.eval_path).read_bytes()).hexdigest()
     else:
         data = load_set(cfg.data.path)
         validate_autoencoder(cfg, data.dim)
         data_meta = data.meta
+        data_digest = hashlib.sha256(json.dumps(data.meta, sort_keys=True).encode()).hexdigest()
     torch.set_num_threads(torch_threads(cfg.trainer.threads, parallel_jobs))
     client = MlflowClient(tracking_uri(cfg.tracking.uri))
     exp_id = experiment_id(client, cfg.tracking.experiment, cfg.tracking.artifact_root)
-    key = run_key(cfg)
+    key = run_key(cfg, data_digest)
     if cfg.tracking.resume:
         done = find_completed_run(client, exp_id, key)
         if done is not None:
