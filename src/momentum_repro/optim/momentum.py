@@ -102,7 +102,6 @@ class ClassicalMomentum(_FlatMomentum):
         mu = self.mu(self.updates_done)
         lr = self.param_groups[0]["lr"]
         loss = None
-        self._attach_grads()
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
@@ -129,7 +128,6 @@ class Nesterov(_FlatMomentum):
         lr = self.param_groups[0]["lr"]
         lookahead = self.flat_params  # shifted in place: theta_t + mu_t v_t
         lookahead.add_(self.velocity, alpha=mu)
-        self._attach_grads()
         with torch.enable_grad():
             loss = closure()
         self._attach_grads()

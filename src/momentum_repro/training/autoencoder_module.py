@@ -6,7 +6,6 @@ module only runs the step, watches for divergence and reports the error curve.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
@@ -32,21 +31,11 @@ class AutoencoderModule(GuardedModule):
         snapshot_at: int | None = None,
         full_train_data: Tensor | None = None,
     ) -> None:
-        super().__init__()
-        self.model = model
-        self.optimizer_factory = optimizer_factory
+        super().__init__(model, optimizer_factory, log_every, metric_sink)
         self.curve_data = curve_data
-        self.log_every = log_every
-        self.metric_sink = metric_sink
         self.snapshot_at = snapshot_at
         self.full_train_data = full_train_data
         self.snapshots: dict[str, float] = {}
-        # Manual optimization: the optimizer's step(closure) is called directly (NAG needs the
-        # closure at its look-ahead point); it skips Lightning's per-step closure machinery.
-        self.automatic_optimization = False
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.model.parameters())
 
     def on_train_start(self) -> None:
         # evaluation data lives where the model does (a GPU run moves it once, here)

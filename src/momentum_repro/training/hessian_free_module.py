@@ -64,16 +64,11 @@ class HessianFreeModule(GuardedModule):
         log_every: int = 100,
         metric_sink: MetricSink | None = None,
     ) -> None:
-        super().__init__()
-        self.model = model
-        self.optimizer_factory = optimizer_factory
+        super().__init__(model, optimizer_factory, log_every, metric_sink)
         self.train_data = train_data
         self.curve_data = curve_data
-        self.log_every = log_every
-        self.metric_sink = metric_sink
         self.hessian_free: HessianFree | None = None  # built by configure_optimizers
         self.last_stats: dict[str, Any] = {}
-        self.automatic_optimization = False  # an HF step is not loss.backward() + step()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         optimizer = self.optimizer_factory(self.model.parameters())

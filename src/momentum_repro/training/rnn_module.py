@@ -43,16 +43,11 @@ class RNNModule(GuardedModule):
         metric_sink: MetricSink | None = None,
         clip_grad_norm: float | None = None,
     ) -> None:
-        super().__init__()
-        self.model = model
+        super().__init__(model, optimizer_factory, log_every, metric_sink)
         self.task = task
-        self.optimizer_factory = optimizer_factory
         self.eval_set = eval_set
         self.curve_batch = curve_batch
-        self.log_every = log_every
-        self.metric_sink = metric_sink
         self.clip_grad_norm = clip_grad_norm
-        self.automatic_optimization = False
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.model.trainable_parameters())

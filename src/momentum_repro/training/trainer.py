@@ -36,11 +36,28 @@ class FitResult:
 
 
 class GuardedModule(pl.LightningModule):
-    """A LightningModule that stops training at the first non-finite loss or error."""
+    """What every training module shares: a model, an optimizer factory, a metric sink
+    called every ``log_every`` updates, manual optimization (each optimizer's own
+    ``step(closure)``; NAG needs the closure at its look-ahead point), and a stop at the
+    first non-finite loss or error."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer_factory: OptimizerFactory,
+        log_every: int = 100,
+        metric_sink: MetricSink | None = None,
+    ) -> None:
         super().__init__()
+        self.model = model
+        self.optimizer_factory = optimizer_factory
+        self.log_every = log_every
+        self.metric_sink = metric_sink
         self.diverged_at: int | None = None
+        self.automatic_optimization = False
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.model.parameters())
 
     def stop_if_not_finite(self, value: float | Tensor | None, updates: int) -> bool:
         """Stop the run (recording where) when ``value`` is NaN or infinite; True if stopped."""
