@@ -24,10 +24,10 @@ import torch
 from torch import Tensor, nn
 
 from momentum_repro.data.rnn_tasks import get_task
+from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.models.rnn import (
     TanhRNN,
     batch_tensors,
-    flush_denormals,
     task_loss,
     train_rnn_steps,
 )

@@ -1,11 +1,17 @@
-"""Updates per second of the CURVES autoencoder: plain PyTorch loops vs our Lightning module.
+"""Updates per second of the three deep autoencoders, on the states real runs reach.
 
-Prints updates/s for (a) plain loops with torch's SGD (default, fused) and with our Nesterov,
-and (b) our AutoencoderModule under a Lightning Trainer with the same optimizer and batch, and
-the ratios of time per update. Target: (b) within 1.15x of the plain loop with our optimizer,
-and our Nesterov update at least as cheap as fused SGD. Not a test: run it on a quiet machine.
+For each built set (CURVES, MNIST, FACES: ``data/sets/<name>``), the paper's autoencoder with
+its sparse initialization is trained with NAG (mu 0.99) on the real data for ``--warmup``
+updates first: within those, saturated logistic units start producing float32 denormals,
+which a freshly initialized model on synthetic data never shows. From that state the
+benchmark times ``--updates`` more updates with denormals kept and with them flushed to zero
+(``trainer.flush_denormal``), alternating in rounds as the run goes on, and prints the
+updates/s of each and their ratio. It then times the same training under our Lightning
+module against the plain loop (target: at most 1.15x the time per update).
 
-    python benchmarks/step_throughput.py [--updates 300] [--threads 2]
+Not a test: run it on a quiet machine.
+
+    python benchmarks/step_throughput.py [--sets curves mnist faces] [--threads 1]
 """
 
 from __future__ import annotations
@@ -13,62 +19,85 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 
-from momentum_repro.data.curves import generate_curves
+from momentum_repro.data.sets import load_set
 from momentum_repro.models.autoencoder import DeepAutoencoder
+from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.optim import Nesterov
 from momentum_repro.training.autoencoder_module import AutoencoderModule
 from momentum_repro.training.batches import InMemoryBatches
 
-CURVES = [784, 400, 200, 100, 50, 25, 6]
-BATCH = 200
+BATCH = 200  # section 3
+CONF = Path(__file__).resolve().parents[1] / "conf"
+LR = {"curves": 0.01, "mnist": 0.01, "faces": 0.001}  # lrs the default sweeps use
 
 
-def plain_loop(make_opt: Callable, data: torch.Tensor, updates: int) -> float:
-    model = DeepAutoencoder(CURVES, seed=0)
-    opt = make_opt(model.parameters())
-    batches = iter(())
-    loader = InMemoryBatches(data, BATCH, seed=0)
+def make_model(name: str) -> DeepAutoencoder:
+    cfg = OmegaConf.load(CONF / "model" / f"{name}.yaml")
+    return DeepAutoencoder(
+        list(cfg.encoder_sizes), output=cfg.output, init_fan_in=int(cfg.init_fan_in), seed=1
+    )
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = model.objective(model(x), x)
-        loss.backward()
-        return loss
 
-    start = None
-    for t in range(updates + 20):  # 20 warm-up updates
-        if t == 20:
-            start = time.perf_counter()
+class Run:
+    """A model, its NAG optimizer and its minibatch stream: one run, to be advanced."""
+
+    def __init__(self, name: str, data: torch.Tensor) -> None:
+        self.model = make_model(name)
+        self.optimizer = Nesterov(self.model.parameters(), lr=LR[name], momentum=0.99)
+        self.loader = InMemoryBatches(data, BATCH, seed=1)
+        self.batches = iter(self.loader)
+
+    def next_batch(self) -> torch.Tensor:
         try:
-            x = next(batches)
+            return next(self.batches)
         except StopIteration:
-            batches = iter(loader)
-            x = next(batches)
-        opt.step(closure)
-    return updates / (time.perf_counter() - start)
+            self.batches = iter(self.loader)
+            return next(self.batches)
+
+    def advance(self, updates: int) -> float:
+        """Do ``updates`` updates; the seconds they took."""
+        start = time.perf_counter()
+        for _ in range(updates):
+            x = self.next_batch()
+
+            def closure(x: torch.Tensor = x) -> torch.Tensor:
+                self.optimizer.zero_grad()
+                loss = self.model.objective(self.model(x), x)
+                loss.backward()
+                return loss
+
+            self.optimizer.step(closure)
+        return time.perf_counter() - start
 
 
 class _Timer(pl.Callback):
-    def __init__(self, warmup: int) -> None:
-        self.warmup = warmup
+    def __init__(self) -> None:
         self.start = 0.0
 
-    def on_train_batch_end(self, trainer, *args) -> None:
-        if trainer.global_step == self.warmup:
-            self.start = time.perf_counter()
+    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.start = time.perf_counter()
 
 
-def lightning_loop(make_opt: Callable, data: torch.Tensor, updates: int) -> float:
-    model = DeepAutoencoder(CURVES, seed=0)
-    module = AutoencoderModule(model, make_opt, curve_data=data[:1000], log_every=10**9)
-    timer = _Timer(warmup=20)
+def lightning_rate(run: Run, updates: int) -> float:
+    """Updates/s of our AutoencoderModule under a Trainer, continuing ``run``'s state."""
+    model, optimizer = run.model, None
+
+    def factory(params):
+        nonlocal optimizer
+        optimizer = Nesterov(params, lr=run.optimizer.param_groups[0]["lr"], momentum=0.99)
+        return optimizer
+
+    module = AutoencoderModule(model, factory, curve_data=run.loader.data[:500], log_every=10**9)
+    timer = _Timer()
     trainer = pl.Trainer(
-        max_steps=updates + 20,
+        max_steps=updates,
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
@@ -78,44 +107,61 @@ def lightning_loop(make_opt: Callable, data: torch.Tensor, updates: int) -> floa
         limit_val_batches=0,
         callbacks=[timer],
     )
-    trainer.fit(module, train_dataloaders=InMemoryBatches(data, BATCH, seed=0))
+    trainer.fit(module, train_dataloaders=InMemoryBatches(run.loader.data, BATCH, seed=2))
     return updates / (time.perf_counter() - timer.start)
+
+
+def bench_set(name: str, warmup: int, updates: int, rounds: int) -> dict[str, float]:
+    data = torch.from_numpy(np.array(load_set(f"data/sets/{name}").train))
+    run = Run(name, data)
+    flush_denormals(True)  # the warm-up itself at full speed; the state is what matters
+    run.advance(warmup)
+    seconds = {False: 0.0, True: 0.0}
+    for _ in range(rounds):  # alternating, so that both see the same states
+        for flush in (False, True):
+            flush_denormals(flush)
+            seconds[flush] += run.advance(updates)
+    flush_denormals(True)
+    n = updates * rounds
+    plain = n / run.advance(n)  # side by side with the Lightning module, same state
+    return {
+        "kept": n / seconds[False],
+        "flushed": n / seconds[True],
+        "plain": plain,
+        "lightning": lightning_rate(run, n),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--updates", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--sets", nargs="+", default=["curves", "mnist", "faces"])
+    parser.add_argument("--warmup", type=int, default=300, help="real updates before timing")
+    parser.add_argument("--updates", type=int, default=40, help="updates timed per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="1: a job of the 2-job sweep")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    for name in ("pytorch_lightning", "lightning.pytorch"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    data = torch.from_numpy(generate_curves(4000, seed=0))
-
-    def nag(p):
-        return Nesterov(p, lr=0.005, momentum=0.99)
-
-    def sgd(p):
-        return torch.optim.SGD(p, lr=0.005, momentum=0.99, nesterov=True)
-
-    def sgd_fused(p):
-        return torch.optim.SGD(p, lr=0.005, momentum=0.99, nesterov=True, fused=True)
-
+    for logger in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(logger).setLevel(logging.ERROR)
     print(
-        f"CURVES autoencoder, batch {BATCH}, float32, {args.threads} threads, {args.updates} updates"
+        f"deep autoencoders, NAG mu 0.99, batch {BATCH}, float32, {args.threads} thread(s); "
+        f"timed after {args.warmup} real updates, {args.rounds} x {args.updates} updates"
     )
-    rates = {
-        "plain loop, torch SGD(nesterov)": plain_loop(sgd, data, args.updates),
-        "plain loop, torch SGD(nesterov, fused)": plain_loop(sgd_fused, data, args.updates),
-        "plain loop, our Nesterov": plain_loop(nag, data, args.updates),
-        "Lightning module, our Nesterov": lightning_loop(nag, data, args.updates),
-    }
-    for name, rate in rates.items():
-        print(f"  {name:42s} {rate:7.1f} updates/s")
-    plain, ours = rates["plain loop, our Nesterov"], rates["Lightning module, our Nesterov"]
-    fused = rates["plain loop, torch SGD(nesterov, fused)"]
-    print(f"time per update, Lightning module / plain loop (target <= 1.15): {plain / ours:.3f}")
-    print(f"time per update, our Nesterov / fused torch SGD (target <= 1.00): {fused / plain:.3f}")
+    print(
+        "| set | denormals kept | flushed | flushed / kept | Lightning module | plain / Lightning |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name in args.sets:
+        if not Path(f"data/sets/{name}/train.npy").exists():
+            print(f"| {name} | not built: `dvc repro` (curves) or `make repro-full` | | | | |")
+            continue
+        r = bench_set(name, args.warmup, args.updates, args.rounds)
+        print(
+            f"| {name} | {r['kept']:.1f}/s | {r['flushed']:.1f}/s | "
+            f"{r['flushed'] / r['kept']:.2f}x | {r['lightning']:.1f}/s | "
+            f"{r['plain'] / r['lightning']:.2f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

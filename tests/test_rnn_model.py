@@ -16,13 +16,13 @@ from momentum_repro.data.rnn_tasks import (
     memorization,
     training_generator,
 )
+from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.models.init import echo_state_init_
 from momentum_repro.models.rnn import (
     TanhRNN,
     _TanhRecurrence,
     batch_tensors,
     evaluate_rnn,
-    flush_denormals,
     task_loss,
     task_zero_one,
     train_rnn_steps,

@@ -11,8 +11,8 @@ steps is one matrix product, each step is one ``addmm`` + ``tanh`` into a preall
 buffer, and the backward is one ``mm`` per step plus one matrix product for dW_hh over all
 steps. ``implementation="loop"`` is the same recurrence written for autograd (the reference the
 tests compare against). In float32 the backward gradients of a barely-driven network decay
-into denormal numbers, several times slower on x86 CPUs; call ``flush_denormals()`` once
-before an RNN run.
+into denormal numbers, several times slower on x86 CPUs: every run flushes them
+(``momentum_repro.models.denormals``).
 """
 
 from __future__ import annotations
@@ -29,16 +29,6 @@ from momentum_repro.models.init import echo_state_init_
 
 Implementation = Literal["bptt", "loop"]
 OUTPUT_KINDS = ("linear", "logistic", "softmax")
-
-
-def flush_denormals(enabled: bool = True) -> bool:
-    """Flush float32 denormals to zero on the CPU (process-wide); True if the CPU supports it.
-
-    Without it the float32 backward of the RNNs here runs several times slower: tiny
-    gradients propagated back through time become denormals. The effect on the values is below
-    float32 resolution (|x| < 1.2e-38 becomes 0).
-    """
-    return bool(torch.set_flush_denormal(enabled))
 
 
 class _TanhRecurrence(torch.autograd.Function):
@@ -351,7 +341,6 @@ __all__ = [
     "TanhRNN",
     "batch_tensors",
     "evaluate_rnn",
-    "flush_denormals",
     "task_loss",
     "task_zero_one",
     "train_rnn_steps",

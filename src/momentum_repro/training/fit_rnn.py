@@ -7,7 +7,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from momentum_repro.data.rnn_tasks import Batch, get_task, training_generator
-from momentum_repro.models.rnn import evaluate_rnn, flush_denormals
+from momentum_repro.models.rnn import evaluate_rnn
 from momentum_repro.training.optimizers import optimizer_factory
 from momentum_repro.training.rnn_module import RNNModule, TaskStream
 from momentum_repro.training.trainer import FitResult, MetricSink, result, train_for_updates
@@ -18,7 +18,6 @@ CURVE_BATCH_SEED_OFFSET = 10_000  # the fixed training batch of the train_loss c
 def fit_rnn(cfg: DictConfig, eval_set: Batch, metric_sink: MetricSink | None = None) -> FitResult:
     """Train for ``trainer.total_updates`` updates of fresh minibatches; final zero-one on
     the fixed evaluation set. ``optimizer.biases_only`` trains only the output biases."""
-    flush_denormals(True)  # float32 BPTT gradients otherwise fall into slow denormals
     torch.manual_seed(cfg.seed)
     task = get_task(cfg.data.task)
     T, batch_size = int(cfg.data.seq_len), int(cfg.trainer.batch_size)

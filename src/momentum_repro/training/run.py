@@ -69,6 +69,7 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
         "data_source": str(data_meta.get("source", "unknown")),
         # sha256 of the raw files the set was built from (meta.json), shortened for the UI
         "data_inputs": json.dumps({k: v[:16] for k, v in data_meta.get("inputs", {}).items()}),
+        "flush_denormal": str(bool(cfg.trainer.flush_denormal)).lower(),
         "diverged": "false",
     }
 

@@ -20,6 +20,8 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
+from momentum_repro.models.denormals import flush_denormals
+
 OptimizerFactory = Callable[[Iterable[Tensor]], torch.optim.Optimizer]
 MetricSink = Callable[[dict[str, float], int], None]
 
@@ -84,7 +86,12 @@ def progress_bar_enabled(setting: str | bool) -> bool:
 
 
 def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) -> tuple[int, float]:
-    """Fit ``module`` for ``trainer.total_updates`` updates; (updates done, seconds)."""
+    """Fit ``module`` for ``trainer.total_updates`` updates; (updates done, seconds).
+
+    Every kind of run (autoencoder, RNN, HF) starts here, so this is where the CPU's
+    flush-to-zero mode is set from ``trainer.flush_denormal`` (see models/denormals.py).
+    """
+    flush_denormals(bool(cfg.trainer.flush_denormal))
     quiet_lightning()
     trainer = pl.Trainer(
         max_steps=int(cfg.trainer.total_updates),

@@ -1,0 +1,59 @@
+"""Flushing float32 denormals: set for every run from ``trainer.flush_denormal``, recorded as
+a tag, and harmless to the results (the values it zeroes are below 1.2e-38)."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+import torch
+from omegaconf import DictConfig
+
+from conftest import with_values
+from momentum_repro.data.sets import load_set
+from momentum_repro.models.denormals import flush_denormals
+from momentum_repro.training.fit import fit_autoencoder
+from momentum_repro.training.run import run_job
+
+SMALLEST_NORMAL = torch.finfo(torch.float32).tiny  # 1.1754944e-38
+
+
+@pytest.fixture(autouse=True)
+def _restore_mode():
+    yield
+    flush_denormals(False)
+
+
+def test_flushing_zeroes_exactly_the_denormals() -> None:
+    flush_denormals(False)
+    x = torch.tensor([SMALLEST_NORMAL / 4, SMALLEST_NORMAL, 1e-3], dtype=torch.float32)
+    if not flush_denormals(True):
+        pytest.skip("this CPU has no flush-to-zero mode")
+    flushed = (x * 1.0).tolist()
+    flush_denormals(False)
+    kept = (x * 1.0).tolist()
+    assert kept[0] == pytest.approx(SMALLEST_NORMAL / 4)  # a denormal survives by default
+    assert flushed == [0.0, kept[1], kept[2]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flush", [True, False])
+def test_every_run_sets_the_mode_from_its_config(tiny_cfg: DictConfig, flush: bool) -> None:
+    flush_denormals(False)
+    x = torch.tensor([SMALLEST_NORMAL / 4])  # made while denormals are kept
+    flush_denormals(not flush)
+    cfg = with_values(tiny_cfg, trainer__flush_denormal=flush, trainer__total_updates=2)
+    outcome = run_job(cfg)
+    assert (float((x * 1.0)[0]) == 0.0) == flush  # the mode the run left in force
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    run = mlflow.get_run(outcome["run_id"])
+    assert run.data.tags["flush_denormal"] == str(flush).lower()
+
+
+@pytest.mark.slow
+def test_flushing_does_not_change_the_final_errors(tiny_cfg: DictConfig) -> None:
+    data = load_set(tiny_cfg.data.path)
+    flushed = fit_autoencoder(with_values(tiny_cfg, trainer__flush_denormal=True), data).final
+    kept = fit_autoencoder(with_values(tiny_cfg, trainer__flush_denormal=False), data).final
+    assert flushed.keys() == kept.keys()
+    for name, value in kept.items():
+        assert flushed[name] == pytest.approx(value, rel=1e-4), name
