@@ -5,38 +5,61 @@ PY := $(VENV)/bin/python
 # Stage commands (`python pipelines/...`) must find the project's venv first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
-# torch first: the pinned CPU build; an unpinned torch would pull a multi-GB CUDA build.
-TORCH := torch==2.13.0
+# Every install is exactly requirements.lock (`make lock` regenerates it from pyproject.toml),
+# installed by uv. The lock pins torch's CPU build: from this machine's wheel folder when
+# PIP_FIND_LINKS names one, else from PyTorch's CPU index.
+UV_VERSION := 0.13.8
+UV := $(VENV)/bin/uv
+LOCK := requirements.lock
+ifdef PIP_FIND_LINKS
+TORCH_SOURCE := --find-links $(PIP_FIND_LINKS)
+else
+TORCH_SOURCE := --extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match
+endif
 
-.PHONY: help venv repro repro-full test lint format bench sweep-cpu report mlflow-ui clean
+.PHONY: help venv lock check-lock repro repro-full test test-fast lint format bench report mlflow-ui clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(UV):
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(LOCK) pyproject.toml | $(UV)
+	$(UV) pip sync -q --python $(PY) $(TORCH_SOURCE) $(LOCK)
+	$(UV) pip install -q --python $(PY) --no-deps -e .
 	touch $@
 
-venv: $(VENV)/.installed ## create .venv and install the project (torch CPU build first)
+venv: $(VENV)/.installed ## create .venv and install exactly requirements.lock (torch CPU build)
+
+lock: | $(UV) ## regenerate requirements.lock from pyproject.toml (needs the package index)
+	$(UV) pip compile -q pyproject.toml --extra dev --python-version 3.11 $(TORCH_SOURCE) \
+		--override tools/lock-overrides.txt --no-header -o $(LOCK).tmp
+	{ echo "# requirements.lock: every dependency of pyproject.toml (and its dev extra), pinned."; \
+	  echo "# Made by \`make lock\` (uv pip compile); installed by \`make venv\`. Do not edit."; \
+	  python3 tools/check_lock.py --print-digest; cat $(LOCK).tmp; } > $(LOCK)
+	rm -f $(LOCK).tmp
+
+check-lock: venv ## fail when requirements.lock and pyproject.toml disagree
+	$(PY) tools/check_lock.py
 
 repro: venv ## build data, run the default (quick) sweep and the report: dvc repro
 	$(VENV)/bin/dvc repro
 
-test: venv ## ruff check + format check, then the test suite
-	$(VENV)/bin/ruff check src pipelines tests benchmarks
-	$(VENV)/bin/ruff format --check src pipelines tests benchmarks
+test: check-lock lint ## lock check, ruff, then the whole test suite (CI runs exactly this)
 	$(VENV)/bin/pytest -q
 
+test-fast: lint ## ruff, then every test but the slow ones (under a minute)
+	$(VENV)/bin/pytest -q -m "not slow"
+
 lint: venv ## ruff check and format check only
-	$(VENV)/bin/ruff check src pipelines tests benchmarks
-	$(VENV)/bin/ruff format --check src pipelines tests benchmarks
+	$(VENV)/bin/ruff check src pipelines tests benchmarks tools
+	$(VENV)/bin/ruff format --check src pipelines tests benchmarks tools
 
 format: venv ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix src pipelines tests benchmarks
-	$(VENV)/bin/ruff format src pipelines tests benchmarks
+	$(VENV)/bin/ruff check --fix src pipelines tests benchmarks tools
+	$(VENV)/bin/ruff format src pipelines tests benchmarks tools
 
 bench: venv ## print throughput benchmarks (updates/s and ratios)
 	$(PY) benchmarks/step_throughput.py

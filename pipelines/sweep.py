@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +26,11 @@ def main() -> int:
     if args.name not in params.get("sweeps", {}):
         parser.error(f"no sweeps.{args.name} in {args.params}; have {sorted(params['sweeps'])}")
     profile, launcher = params["profile"], params.get("launcher", "basic")
-    failed = 0
-    for overrides in multirun_overrides(args.name, params["sweeps"][args.name], profile, launcher):
-        print("+ python pipelines/train.py -m " + " ".join(overrides), flush=True)
-        failed += subprocess.run([sys.executable, str(TRAIN), "-m", *overrides]).returncode != 0
+    overrides = multirun_overrides(args.name, params["sweeps"][args.name], profile, launcher)
+    print(
+        "+ python pipelines/train.py -m " + " ".join(shlex.quote(o) for o in overrides), flush=True
+    )
+    failed = subprocess.run([sys.executable, str(TRAIN), "-m", *overrides]).returncode != 0
     name = sweep_name(args.name, profile)
     out = args.out or f"results/sweeps/{args.name}.json"
     summary = write_summary("sqlite:///mlflow.db", "momentum-repro", name, out)

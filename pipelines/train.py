@@ -6,11 +6,13 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from momentum_repro.training.run import parallel_jobs, run_job
-
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict:
+    # imported here: a multirun's launching process then skips torch, Lightning and MLflow
+    # (seconds per sweep); the jobs import them where they run
+    from momentum_repro.training.run import parallel_jobs, run_job
+
     return run_job(cfg, parallel_jobs=parallel_jobs(HydraConfig.get()))
 
 

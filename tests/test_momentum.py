@@ -93,7 +93,7 @@ def test_nag_with_constant_mu_equals_torch_sgd_nesterov_after_change_of_variable
                 return loss
 
             opt.step(closure)
-        lookahead = ours.detach() + mu * nag.velocity
+        lookahead = ours.detach() + mu * nag.state[ours]["velocity"]
         torch.testing.assert_close(lookahead, phi.detach(), rtol=0, atol=1e-10)
 
 
@@ -119,18 +119,59 @@ def test_parameters_hold_theta_not_the_lookahead_between_steps() -> None:
     torch.testing.assert_close(x.detach(), theta2)
 
 
-def test_float64_and_multiple_tensors_are_flattened_views() -> None:
+def test_grads_set_to_none_count_as_zero_and_float64_works() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2)).double()
     opt = ClassicalMomentum(model.parameters(), lr=0.1, momentum=0.5)
-    assert opt.flat_params.dtype == torch.float64
-    assert opt.flat_params.numel() == sum(p.numel() for p in model.parameters())
     model.zero_grad()  # sets grads to None, as Lightning does before training
-    loss = model(torch.ones(5, 4, dtype=torch.float64)).sum()
-    loss.backward()
-    before = opt.flat_params.clone()
+    model[1](torch.ones(5, 3, dtype=torch.float64)).sum().backward()  # no grad for layer 0
+    first = model[0].weight.detach().clone()
+    last = model[1].weight.detach().clone()
     opt.step()
-    assert not torch.equal(before, opt.flat_params)
-    assert torch.equal(opt.flat_params[:12], model[0].weight.detach().reshape(-1))
+    assert torch.equal(model[0].weight.detach(), first)
+    torch.testing.assert_close(model[1].weight.detach(), last - 0.1 * 5.0 * torch.ones_like(last))
+
+
+@pytest.mark.parametrize("method", [ClassicalMomentum, Nesterov])
+def test_state_dict_round_trip_continues_the_trajectory_bit_for_bit(method) -> None:
+    """Save after 137 updates, load into a fresh model and optimizer, continue: identical."""
+
+    def make() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Tanh(), torch.nn.Linear(4, 6))
+        schedule = partial(
+            momentum_schedule, mu_max=0.99, period=10, total_updates=200, final_phase_updates=20
+        )
+        return model, method(model.parameters(), lr=0.05, momentum=schedule)
+
+    data = torch.randn(200, 32, 6, generator=torch.Generator().manual_seed(1))
+
+    def train(model, opt, start: int, stop: int) -> None:
+        for t in range(start, stop):
+
+            def closure(x=data[t]) -> torch.Tensor:
+                opt.zero_grad()
+                loss = (model(x) - x).pow(2).mean()
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+
+    model, opt = make()
+    train(model, opt, 0, 200)
+    resumed_model, resumed_opt = make()
+    train(resumed_model, resumed_opt, 0, 137)
+    saved = {"model": resumed_model.state_dict(), "opt": resumed_opt.state_dict()}
+    fresh_model, fresh_opt = make()
+    fresh_model.load_state_dict(saved["model"])
+    fresh_opt.load_state_dict(saved["opt"])
+    assert fresh_opt.updates_done == 137 and fresh_opt.last_mu == resumed_opt.last_mu
+    train(fresh_model, fresh_opt, 137, 200)
+    for a, b in zip(model.parameters(), fresh_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    for a, b in zip(
+        opt.param_groups[0]["params"], fresh_opt.param_groups[0]["params"], strict=True
+    ):
+        assert torch.equal(opt.state[a]["velocity"], fresh_opt.state[b]["velocity"])
 
 
 def test_bad_arguments() -> None:

@@ -9,13 +9,17 @@ Unlike ``torch.optim.SGD(nesterov=True)``, which keeps the look-ahead point and 
 only for a constant mu, the parameters here always hold theta_t between steps, so every
 error measured between updates is measured at theta_t, never at the look-ahead point.
 
-The parameters, their gradients and the velocity are views into three flat buffers, so an
-update is a handful of vector operations whatever the number of layers.
+An update is a few ``torch._foreach_*`` calls over all tensors at once. ``zero_grad`` sets
+the gradients to None, so backward hands its gradient tensors over instead of adding them
+into old ones: that and the zeroing it saves were a third of a CURVES step on a CPU. The
+velocity is ordinary per-parameter optimizer state and the update count is kept in the
+parameter group, so ``state_dict()`` / ``load_state_dict()`` carry both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,23 +27,18 @@ from torch import Tensor
 MomentumArg = float | Callable[[int], float]
 
 
-class _FlatMomentum(torch.optim.Optimizer):
-    """Shared machinery: flat parameter/gradient/velocity buffers and the mu_t lookup."""
+class _Momentum(torch.optim.Optimizer):
+    """Shared machinery: the velocity of every parameter, the update count and mu_t."""
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: MomentumArg) -> None:
         if not lr > 0.0:
             raise ValueError(f"{type(self).__name__}: lr must be > 0, got {lr}")
         if not callable(momentum) and not 0.0 <= float(momentum) < 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1), got {momentum}")
-        super().__init__(params, {"lr": lr})
+        super().__init__(params, {"lr": lr, "updates_done": 0})
         if len(self.param_groups) != 1:
             raise ValueError(f"{type(self).__name__} takes one parameter group")
-        self.momentum = momentum
-        self.updates_done = 0
-        self.last_mu = self.mu(0)
-        self._flatten(self.param_groups[0]["params"])
-
-    def _flatten(self, params: list[Tensor]) -> None:
+        params = self.param_groups[0]["params"]
         dtypes = {p.dtype for p in params}
         devices = {p.device for p in params}
         if len(dtypes) != 1 or len(devices) != 1:
@@ -47,50 +46,37 @@ class _FlatMomentum(torch.optim.Optimizer):
                 f"{type(self).__name__} needs parameters of one dtype and device, "
                 f"got dtypes {sorted(map(str, dtypes))} on {sorted(map(str, devices))}"
             )
-        numel = sum(p.numel() for p in params)
-        dtype, device = params[0].dtype, params[0].device
-        self.flat_params = torch.empty(numel, dtype=dtype, device=device)
-        self.flat_grads = torch.zeros(numel, dtype=dtype, device=device)
-        self.velocity = torch.zeros(numel, dtype=dtype, device=device)
-        self._grad_ptrs: list[int] = []
-        self._grad_views: list[Tensor] = []
-        offset = 0
+        self.momentum = momentum
         for p in params:
-            n = p.numel()
-            self.flat_params[offset : offset + n].copy_(p.detach().reshape(-1))
-            p.data = self.flat_params[offset : offset + n].view_as(p)
-            p.grad = self.flat_grads[offset : offset + n].view_as(p)
-            self.state[p]["velocity"] = self.velocity[offset : offset + n].view_as(p)
-            self._grad_views.append(p.grad)
-            self._grad_ptrs.append(p.grad.data_ptr())
-            offset += n
+            self.state[p]["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        self.last_mu = self.mu(0)
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        """Zero the flat gradient buffer (gradients stay views into it, never None)."""
-        self.flat_grads.zero_()
-        self._attach_grads()
+    @property
+    def updates_done(self) -> int:
+        """Updates done so far: t of the next update's mu_t."""
+        return int(self.param_groups[0]["updates_done"])
 
     def mu(self, t: int) -> float:
         """mu_t: the momentum for update t (t = number of updates done so far)."""
         return float(self.momentum(t) if callable(self.momentum) else self.momentum)
 
-    def _attach_grads(self) -> None:
-        """Make every ``p.grad`` a view into the flat gradient buffer again.
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.last_mu = self.mu(max(self.updates_done - 1, 0))
 
-        ``nn.Module.zero_grad()`` (Lightning calls it before training) sets grads to None,
-        and a closure may assign ``.grad``; both are folded back into the flat buffer.
-        """
+    def _tensors(self) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """(parameters, their gradients, their velocities); a missing gradient counts as 0."""
         params = self.param_groups[0]["params"]
-        for p, view, ptr in zip(params, self._grad_views, self._grad_ptrs, strict=True):
-            if p.grad is None:
-                view.zero_()
-                p.grad = view
-            elif p.grad.data_ptr() != ptr:
-                view.copy_(p.grad)
-                p.grad = view
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        velocities = [self.state[p]["velocity"] for p in params]
+        return params, grads, velocities
+
+    def _advance(self, mu: float) -> None:
+        self.last_mu = mu
+        self.param_groups[0]["updates_done"] += 1
 
 
-class ClassicalMomentum(_FlatMomentum):
+class ClassicalMomentum(_Momentum):
     """Classical momentum: v <- mu_t v - lr grad f(theta); theta <- theta + v.
 
     ``momentum`` is a float or a callable ``t -> mu_t`` (t = updates done so far).
@@ -105,15 +91,15 @@ class ClassicalMomentum(_FlatMomentum):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        self._attach_grads()
-        self.velocity.mul_(mu).add_(self.flat_grads, alpha=-lr)
-        self.flat_params.add_(self.velocity)
-        self.last_mu = mu
-        self.updates_done += 1
+        params, grads, velocities = self._tensors()
+        torch._foreach_mul_(velocities, mu)
+        torch._foreach_add_(velocities, grads, alpha=-lr)
+        torch._foreach_add_(params, velocities)
+        self._advance(mu)
         return loss
 
 
-class Nesterov(_FlatMomentum):
+class Nesterov(_Momentum):
     """Nesterov's accelerated gradient in the form of Sutskever et al. (2013), eq. (3)-(4).
 
     The closure is evaluated at the look-ahead point theta_t + mu_t v_t; when ``step``
@@ -126,13 +112,15 @@ class Nesterov(_FlatMomentum):
             raise ValueError("Nesterov.step needs a closure: the gradient is taken at theta + mu v")
         mu = self.mu(self.updates_done)
         lr = self.param_groups[0]["lr"]
-        lookahead = self.flat_params  # shifted in place: theta_t + mu_t v_t
-        lookahead.add_(self.velocity, alpha=mu)
+        params = self.param_groups[0]["params"]
+        velocities = [self.state[p]["velocity"] for p in params]
+        lookahead = params  # shifted in place: theta_t + mu_t v_t
+        torch._foreach_add_(lookahead, velocities, alpha=mu)
         with torch.enable_grad():
             loss = closure()
-        self._attach_grads()
-        self.velocity.mul_(mu).add_(self.flat_grads, alpha=-lr)
-        lookahead.add_(self.flat_grads, alpha=-lr)  # theta_{t+1} = lookahead - lr g
-        self.last_mu = mu
-        self.updates_done += 1
+        params, grads, velocities = self._tensors()
+        torch._foreach_mul_(velocities, mu)
+        torch._foreach_add_(velocities, grads, alpha=-lr)
+        torch._foreach_add_(lookahead, grads, alpha=-lr)  # theta_{t+1} = lookahead - lr g
+        self._advance(mu)
         return loss

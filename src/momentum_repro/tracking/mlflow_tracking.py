@@ -25,6 +25,7 @@ PARENT_RUN_ENV = "MOMENTUM_REPRO_PARENT_RUN_ID"
 RUNTIME_KEYS = (
     "tracking",
     "trainer.progress_bar",
+    "trainer.heartbeat_seconds",
     "trainer.threads",
     "updates.",
     "rnn_warmup_updates",

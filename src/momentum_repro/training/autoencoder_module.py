@@ -71,9 +71,8 @@ class AutoencoderModule(GuardedModule):
         error = squared_error(self.model, self.curve_data)
         if self.stop_if_not_finite(error, updates):
             return
-        if self.metric_sink is not None:
-            optimizer = self.trainer.optimizers[0]
-            metrics = {"train_error": error, "lr": float(optimizer.param_groups[0]["lr"])}
-            if hasattr(optimizer, "last_mu"):
-                metrics["mu"] = float(optimizer.last_mu)
-            self.metric_sink(metrics, updates)
+        optimizer = self.trainer.optimizers[0]
+        metrics = {"train_error": error, "lr": float(optimizer.param_groups[0]["lr"])}
+        if hasattr(optimizer, "last_mu"):
+            metrics["mu"] = float(optimizer.last_mu)
+        self.report(metrics, updates)

@@ -97,8 +97,6 @@ class HessianFreeModule(GuardedModule):
         error = squared_error(self.model, self.curve_data)
         if self.stop_if_not_finite(error, updates):
             return
-        if self.metric_sink is None:
-            return
         metrics = {"train_error": error}
         if self.last_stats:
             s = self.last_stats
@@ -107,7 +105,7 @@ class HessianFreeModule(GuardedModule):
         elif self.hessian_free is not None:  # before the first update: what it will use
             first = self.hessian_free.settings(0)
             metrics |= {"damping": self.hessian_free.damping, "lr": first.lr, "mu": first.cg_decay}
-        self.metric_sink({k: float(v) for k, v in metrics.items()}, updates)
+        self.report({k: float(v) for k, v in metrics.items()}, updates)
 
 
 def fit_hessian_free(

@@ -87,17 +87,16 @@ class RNNModule(GuardedModule):
         eval_loss, eval_zero_one = evaluate_rnn(self.model, self.task, self.eval_set)
         if self.stop_if_not_finite(train_loss + eval_loss, updates):
             return
-        if self.metric_sink is not None:
-            optimizer = self.trainer.optimizers[0]
-            metrics = {
-                "train_loss": train_loss,
-                "eval_loss": eval_loss,
-                "eval_zero_one": eval_zero_one,
-                "lr": float(optimizer.param_groups[0]["lr"]),
-            }
-            if hasattr(optimizer, "last_mu"):
-                metrics["mu"] = float(optimizer.last_mu)
-            self.metric_sink(metrics, updates)
+        optimizer = self.trainer.optimizers[0]
+        metrics = {
+            "train_loss": train_loss,
+            "eval_loss": eval_loss,
+            "eval_zero_one": eval_zero_one,
+            "lr": float(optimizer.param_groups[0]["lr"]),
+        }
+        if hasattr(optimizer, "last_mu"):
+            metrics["mu"] = float(optimizer.last_mu)
+        self.report(metrics, updates)
 
 
 def load_eval_set(path: str) -> Batch:

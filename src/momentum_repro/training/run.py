@@ -24,6 +24,7 @@ from momentum_repro.tracking.mlflow_tracking import (
 )
 from momentum_repro.training.fit import fit_autoencoder
 from momentum_repro.training.fit_rnn import fit_rnn
+from momentum_repro.training.progress import run_name
 from momentum_repro.training.rnn_module import load_eval_set
 from momentum_repro.training.trainer import FitResult
 from momentum_repro.training.validate import (
@@ -72,13 +73,6 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
         "flush_denormal": str(bool(cfg.trainer.flush_denormal)).lower(),
         "diverged": "false",
     }
-
-
-def run_name(cfg: DictConfig) -> str:
-    mu = cfg.optimizer.get("mu_max")
-    mu_part = "" if mu is None else f" mu_max={float(mu):g}"
-    data = cfg.data.name + (f" T={cfg.data.seq_len}" if cfg.data.kind == "rnn" else "")
-    return f"{data} {cfg.optimizer.name}{mu_part} lr={float(cfg.optimizer.lr):g} seed={cfg.seed}"
 
 
 def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:

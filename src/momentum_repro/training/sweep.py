@@ -1,8 +1,10 @@
-"""The DVC sweep stage's plan: Hydra multirun overrides from ``params.yaml``, and its summary.
+"""The DVC sweep stage's plan: one Hydra multirun per ``params.yaml`` sweep, and its summary.
 
-SGD (the paper's mu_max = 0 column) and the RNN "biases" baseline have a fixed mu, so they are
-swept over learning rates only; the momentum methods are swept over mu_max x lr. Each group is one Hydra multirun (one MLflow parent run);
-all share the ``sweep_name`` tag the report selects by.
+A sweep is a union of grids (``hydra/sweeper=grids``): methods that follow the momentum
+schedule (their config says ``momentum_schedule: true``: CM, NAG) are swept over mu_max x lr;
+every other method (SGD, the RNN "biases" baseline, HF, a user's optimizer) over lr only.
+All jobs of a sweep run in one multirun (one MLflow parent run, one pool of workers) and
+share the ``sweep_name`` tag the report selects by.
 """
 
 from __future__ import annotations
@@ -13,26 +15,63 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
 
 from momentum_repro.tracking.mlflow_tracking import tracking_uri
 
-NO_MOMENTUM = ("sgd", "biases", "hf", "hf_momentum")  # swept over lr only: mu is theirs
+CONF = Path(__file__).resolve().parents[3] / "conf"
+LAUNCHERS = ("basic", "joblib")
 
 
 def _values(values: list[Any]) -> str:
     return ",".join(str(v) for v in values)
 
 
-def multirun_overrides(
-    name: str, sweep: dict[str, Any], profile: str, launcher: str
-) -> list[list[str]]:
-    """One override list per Hydra multirun needed to cover the sweep's grid."""
-    allowed = {"basic", "joblib"}
-    if launcher not in allowed:
-        raise ValueError(f"params.yaml: launcher={launcher!r}; choose one of {sorted(allowed)}")
+def swept_over_mu_max(method: str, conf_dir: Path = CONF) -> bool:
+    """True for a method whose mu_t follows the schedule up to mu_max (``momentum_schedule``)."""
+    path = conf_dir / "optimizer" / f"{method}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (conf_dir / "optimizer").glob("*.yaml"))
+        raise ValueError(f"params.yaml: unknown method {method!r}; conf/optimizer has {known}")
+    return bool(OmegaConf.load(path).get("momentum_schedule", False))
+
+
+def sweep_grids(sweep: dict[str, Any], conf_dir: Path = CONF) -> list[list[str]]:
+    """The grids of one sweep: lr-only methods; momentum methods x mu_max.
+
+    ``mu_zero_method``: mu_max = 0 is run with that one method only (Table 5's "0" column:
+    after the 0.9 warm-up, NAG and CM at mu = 0 are the same method)."""
     methods = list(sweep["methods"])
+    plain = [m for m in methods if not swept_over_mu_max(m, conf_dir)]
+    momentum = [m for m in methods if m not in plain]
+    mu_values = list(sweep.get("mu_max", []))
+    zero_method = sweep.get("mu_zero_method")
+    grids = []
+    if plain:
+        grids.append([f"optimizer={_values(plain)}"])
+    if momentum and zero_method is not None and 0 in mu_values:
+        if zero_method not in momentum:
+            raise ValueError(
+                f"mu_zero_method={zero_method!r} is not one of the momentum methods {momentum}"
+            )
+        grids.append([f"optimizer={zero_method}", "optimizer.mu_max=0"])
+        mu_values = [mu for mu in mu_values if mu != 0]
+    if momentum and mu_values:
+        grids.append([f"optimizer={_values(momentum)}", f"optimizer.mu_max={_values(mu_values)}"])
+    return grids
+
+
+def multirun_overrides(
+    name: str, sweep: dict[str, Any], profile: str, launcher: str, conf_dir: Path = CONF
+) -> list[str]:
+    """The overrides of the one Hydra multirun that covers the sweep's grids."""
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"params.yaml: launcher={launcher!r}; choose one of {sorted(LAUNCHERS)}")
     data = sweep["data"] if isinstance(sweep["data"], list) else [sweep["data"]]
-    common = [
+    grids = ",".join(
+        "[" + ",".join(f"'{o}'" for o in grid) + "]" for grid in sweep_grids(sweep, conf_dir)
+    )
+    return [
         *([f"experiment={sweep['experiment']}"] if "experiment" in sweep else []),
         f"data={_values(data)}",
         *([f"model={sweep['model']}"] if "model" in sweep else []),
@@ -42,21 +81,9 @@ def multirun_overrides(
         f"optimizer.lr={_values(sweep['lr'])}",
         f"hydra/launcher={launcher}",
         *[f"{k}={v}" for k, v in sweep.get("overrides", {}).items()],
+        "hydra/sweeper=grids",
+        f"hydra.sweeper.grids=[{grids}]",
     ]
-    runs = []
-    plain = [m for m in methods if m in NO_MOMENTUM]
-    momentum = [m for m in methods if m not in NO_MOMENTUM]
-    if plain:
-        runs.append([f"optimizer={_values(plain)}", *common])
-    if momentum:
-        runs.append(
-            [
-                f"optimizer={_values(momentum)}",
-                f"optimizer.mu_max={_values(sweep['mu_max'])}",
-                *common,
-            ]
-        )
-    return runs
 
 
 def sweep_name(name: str, profile: str) -> str:

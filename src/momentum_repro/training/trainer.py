@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from momentum_repro.models.denormals import flush_denormals
+from momentum_repro.training.progress import RunProgress, run_name
 
 OptimizerFactory = Callable[[Iterable[Tensor]], torch.optim.Optimizer]
 MetricSink = Callable[[dict[str, float], int], None]
@@ -56,10 +57,17 @@ class GuardedModule(pl.LightningModule):
         self.log_every = log_every
         self.metric_sink = metric_sink
         self.diverged_at: int | None = None
+        self.latest_metrics: dict[str, float] = {}  # the last curve point (for progress lines)
         self.automatic_optimization = False
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.model.parameters())
+
+    def report(self, metrics: dict[str, float], updates: int) -> None:
+        """One point of the run's curves: kept for progress lines, sent to the metric sink."""
+        self.latest_metrics = metrics
+        if self.metric_sink is not None:
+            self.metric_sink(metrics, updates)
 
     def stop_if_not_finite(self, value: float | Tensor | None, updates: int) -> bool:
         """Stop the run (recording where) when ``value`` is NaN or infinite; True if stopped."""
@@ -93,15 +101,23 @@ def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) ->
     """
     flush_denormals(bool(cfg.trainer.flush_denormal))
     quiet_lightning()
+    total = int(cfg.trainer.total_updates)
+    progress = RunProgress(
+        run_name(cfg),
+        total,
+        every_seconds=float(cfg.trainer.heartbeat_seconds),
+        bar=progress_bar_enabled(cfg.trainer.progress_bar),
+    )
     trainer = pl.Trainer(
-        max_steps=int(cfg.trainer.total_updates),
+        max_steps=total,
         max_epochs=-1,
         accelerator=cfg.trainer.accelerator,
         devices=1,
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=progress_bar_enabled(cfg.trainer.progress_bar),
+        enable_progress_bar=False,  # RunProgress: one bar over the whole run, not per epoch
+        callbacks=[progress],
         num_sanity_val_steps=0,
         limit_val_batches=0,
     )
