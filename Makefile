@@ -17,7 +17,7 @@ else
 TORCH_SOURCE := --extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match
 endif
 
-.PHONY: help venv lock check-lock repro repro-full test test-fast lint format bench report mlflow-ui clean
+.PHONY: help venv lock check-lock repro repro-full test test-fast lint format bench report mlflow-ui mlflow-server data-push data-pull clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,28 @@ repro-full: venv ## all three autoencoders too (MOMENTUM_REPRO_MIRROR=../shared/
 
 mlflow-ui: venv ## browse the runs: http://127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --default-artifact-root $(CURDIR)/mlartifacts
+
+# `make mlflow-server MLFLOW_PORT=5001`: the port; MLFLOW_WORKERS: processes answering requests;
+# MLFLOW_STORE: the folder of mlflow.db and mlartifacts/ (this repository's by default).
+# Job execution (MLflow's GenAI background jobs: a pool of huey processes) is off: runs and
+# artifacts need none of it.
+MLFLOW_PORT ?= 5000
+MLFLOW_WORKERS ?= 2
+MLFLOW_STORE ?= $(CURDIR)
+mlflow-server: venv ## tracking server on 127.0.0.1 (MLFLOW_PORT, default 5000): mlflow.db, mlartifacts/
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+	$(VENV)/bin/mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS) \
+		--backend-store-uri sqlite:///$(abspath $(MLFLOW_STORE))/mlflow.db \
+		--serve-artifacts --artifacts-destination $(abspath $(MLFLOW_STORE))/mlartifacts
+
+# `make data-push` / `make data-pull`: the built sets (build stages' outputs) to and from the
+# project's DVC remote (`dvc remote add -d store URL` once; see README, Long runs and clusters)
+BUILD_STAGES := build_curves build_rnn
+data-push: venv ## dvc push the built CURVES and RNN sets to the default DVC remote
+	$(VENV)/bin/dvc push $(BUILD_STAGES)
+
+data-pull: venv ## dvc pull the built sets from the DVC remote instead of building them
+	$(VENV)/bin/dvc pull $(BUILD_STAGES)
 
 clean: ## remove run outputs (keeps .venv, data and mlflow.db)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -15,9 +15,9 @@ from momentum_repro.data.rnn_tasks import get_task, make_eval_set
 from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
 from momentum_repro.models.rnn import TanhRNN, evaluate_rnn
 from momentum_repro.optim import ClassicalMomentum, Nesterov, momentum_schedule
-from momentum_repro.training.autoencoder_module import AutoencoderModule
 from momentum_repro.training.batches import InMemoryBatches
-from momentum_repro.training.rnn_module import RNNModule, TaskStream
+from momentum_repro.training.modules.autoencoder import AutoencoderModule
+from momentum_repro.training.modules.rnn import RNNModule, TaskStream
 
 
 def trajectory(cls: type, device: str) -> torch.Tensor:

@@ -30,8 +30,8 @@ from momentum_repro.data.sets import load_set
 from momentum_repro.models.autoencoder import DeepAutoencoder
 from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.optim import Nesterov
-from momentum_repro.training.autoencoder_module import AutoencoderModule
 from momentum_repro.training.batches import InMemoryBatches
+from momentum_repro.training.modules.autoencoder import AutoencoderModule
 
 BATCH = 200  # section 3
 CONF = Path(__file__).resolve().parents[1] / "conf"

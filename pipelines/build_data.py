@@ -1,4 +1,5 @@
-"""Build a data set for training: ``python pipelines/build_data.py curves`` (or mnist, faces)."""
+"""Build a data set for training: ``python pipelines/build_data.py curves`` (or mnist, faces,
+rnn, moons)."""
 
 from __future__ import annotations
 

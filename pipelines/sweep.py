@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from momentum_repro.training.sweep import multirun_overrides, sweep_name, write_summary
+from momentum_repro.tracking.mlflow_tracking import configured_store
+from momentum_repro.training.sweep_plan import multirun_overrides, sweep_name, write_summary
 
 TRAIN = Path(__file__).with_name("train.py")
 
@@ -33,7 +34,8 @@ def main() -> int:
     failed = subprocess.run([sys.executable, str(TRAIN), "-m", *overrides]).returncode != 0
     name = sweep_name(args.name, profile)
     out = args.out or f"results/sweeps/{args.name}.json"
-    summary = write_summary("sqlite:///mlflow.db", "momentum-repro", name, out)
+    uri, experiment = configured_store(TRAIN.parents[1] / "conf")  # what train.py logs to
+    summary = write_summary(uri, experiment, name, out)
     print(f"sweep {name}: {summary['counts']} -> {out}")
     crashed = [r for r in summary["runs"] if r["status"] == "FAILED" and not r["diverged"]]
     return 1 if failed or crashed else 0

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from momentum_repro.errors import UserInputError
+from momentum_repro.training import config  # noqa: F401  registers the config schemas
+
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> dict:
+def main(cfg: DictConfig) -> dict | float:
+    """One run; its summary, or for a search sweeper (Optuna) the objective it minimises."""
     # imported here: a multirun's launching process then skips torch, Lightning and MLflow
     # (seconds per sweep); the jobs import them where they run
     from momentum_repro.training.run import parallel_jobs, run_job
+    from momentum_repro.training.tuning import apply_momentum_gap, objective
 
-    return run_job(cfg, parallel_jobs=parallel_jobs(HydraConfig.get()))
+    hydra_cfg = HydraConfig.get()
+    try:
+        outcome = run_job(apply_momentum_gap(cfg), parallel_jobs=parallel_jobs(hydra_cfg))
+    except UserInputError as error:  # one line, nothing logged; traceback: HYDRA_FULL_ERROR=1
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    if "optuna" in str(hydra_cfg.sweeper.get("_target_", "")):
+        return objective(cfg, outcome)
+    return outcome
 
 
 if __name__ == "__main__":

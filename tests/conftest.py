@@ -12,6 +12,7 @@ from omegaconf import DictConfig, open_dict
 
 from momentum_repro.data.curves import generate_curves
 from momentum_repro.data.sets import save_set
+from momentum_repro.training import config  # noqa: F401  registers the config schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

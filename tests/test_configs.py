@@ -10,6 +10,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
 from conftest import CONF, compose_config
+from momentum_repro.training.fit_moons import with_epoch_updates
 from momentum_repro.training.optimizers import optimizer_factory
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
@@ -32,7 +33,15 @@ def test_every_option_composes(group: str, option: str) -> None:
     rnn = (
         group == "data" and (CONF / "data" / f"{option}.yaml").read_text().count("kind: rnn")
     ) or (group in ("model", "schedule") and option == "rnn")
-    cfg = compose_config([f"{group}={option}", *(["experiment=rnn"] if rnn else [])])
+    moons = (group, option) == ("experiment", "moons") or (
+        group == "data" and "kind: moons" in (CONF / "data" / f"{option}.yaml").read_text()
+    )
+    experiment = ["experiment=rnn"] if rnn else []
+    if moons and group != "experiment":
+        experiment = ["experiment=moons"]
+    cfg = compose_config([f"{group}={option}", *experiment])
+    if moons:  # counted in epochs: the update count follows from the set's 300 cases
+        cfg = with_epoch_updates(cfg, 300)
     assert cfg.trainer.total_updates > 0
     if group == "model" and option == "rnn":
         model = instantiate(cfg.model, seed=0)

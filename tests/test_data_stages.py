@@ -86,8 +86,8 @@ def olivetti_raw(tmp_path: Path) -> Path:
     return raw
 
 
-def test_builders_cover_the_autoencoder_sets_and_the_rnn_eval_sets():
-    assert set(BUILDERS) == {"curves", "mnist", "faces", "rnn"}
+def test_builders_cover_the_autoencoder_sets_the_rnn_eval_sets_and_the_toy():
+    assert set(BUILDERS) == {"curves", "mnist", "faces", "rnn", "moons"}
 
 
 def test_rnn_eval_sets_are_the_seeded_sets_of_each_task_and_length(tmp_path):
@@ -245,9 +245,13 @@ def test_unknown_source_and_unknown_set_are_refused(tmp_path):
 
 def test_every_sweep_of_params_yaml_names_existing_configs_and_a_dvc_stage():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    stages = {}
+    stages, swept = {}, set()
     for dvc_file in (ROOT / "dvc.yaml", ROOT / "pipelines" / "full" / "dvc.yaml"):
-        stages.update(yaml.safe_load(dvc_file.read_text())["stages"])
+        file_stages = yaml.safe_load(dvc_file.read_text())["stages"]
+        stages.update(file_stages)
+        sweep_stage = file_stages["sweep"]  # foreach: sweep@<name>, one per params.yaml sweep
+        assert sweep_stage["do"]["cmd"].startswith("python pipelines/sweep.py ${")
+        swept |= set(sweep_stage["foreach"])
     for name, sweep in params["sweeps"].items():
         data = sweep["data"] if isinstance(sweep["data"], list) else [sweep["data"]]
         for data_name in data:
@@ -255,7 +259,7 @@ def test_every_sweep_of_params_yaml_names_existing_configs_and_a_dvc_stage():
         for group in ("model", "experiment"):
             if group in sweep:
                 assert (ROOT / "conf" / group / f"{sweep[group]}.yaml").is_file(), name
-        assert stages[f"sweep_{name}"]["cmd"] == f"python pipelines/sweep.py {name}"
+        assert name in swept, f"params.yaml sweeps.{name} has no sweep@{name} stage"
     for name in BUILDERS:
         assert f"data.{name}" in (stages.get(f"build_{name}") or {}).get("params", []), name
 

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from conftest import with_values
 from momentum_repro.data.sets import load_set
 from momentum_repro.models.denormals import flush_denormals
-from momentum_repro.training.fit import fit_autoencoder
+from momentum_repro.training.fit_autoencoder import fit_autoencoder
 from momentum_repro.training.run import run_job
 
 SMALLEST_NORMAL = torch.finfo(torch.float32).tiny  # 1.1754944e-38

@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from conftest import with_values
 from momentum_repro.data.sets import load_set
-from momentum_repro.training.fit import fit_autoencoder
+from momentum_repro.training.fit_autoencoder import fit_autoencoder
 from momentum_repro.training.run import run_job
 from momentum_repro.training.validate import ConfigError
 

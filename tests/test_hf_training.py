@@ -41,6 +41,9 @@ def test_hf_config_is_martens_2010() -> None:
     assert (cfg.optimizer.name, cfg.optimizer.lr, cfg.optimizer.mu_max) == ("hf", 1.0, None)
     assert s["damping"] == 45.0 and s["cg_decay"] == 0.95 and s["cg_max_iters"] == 250
     assert s["line_search"] and s["batch_fraction"] == 1.0 and s["phases"] == []
+    # HF-star had L2 (HF-dagger is the paper's variant "without L2"): HFDemo's 2e-5, on
+    # biases too, as that code does (see test_hessian_free.py's quadratic with a weight cost)
+    assert s["weight_cost"] == 2e-5
     fractions = {
         d: compose_config(["optimizer=hf", f"data={d}"]).optimizer.curvature_fraction
         for d in ("curves", "mnist", "faces")
@@ -171,7 +174,7 @@ def test_bad_hf_value_fails_before_a_run_is_logged(tiny_cfg: DictConfig) -> None
         return sum(len(store.search_runs([e.experiment_id])) for e in store.search_experiments())
 
     before = runs()
-    with pytest.raises(ConfigError, match=r"optimizer\.damping=0 "):
+    with pytest.raises(ConfigError, match=r"optimizer\.damping=0\.0 "):
         run_job(cfg)
     assert runs() == before
 

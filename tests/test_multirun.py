@@ -66,7 +66,10 @@ def test_two_job_multirun_logs_two_children_under_one_parent(
     assert jobs["metrics.final_train_error"].notna().all()
     client = mlflow.MlflowClient()
     for run_id in jobs["run_id"]:
-        assert [a.path for a in client.list_artifacts(run_id)] == ["config.yaml"]
+        assert [a.path for a in client.list_artifacts(run_id)] == [
+            "config.yaml",
+            "final_state_dict.pt",
+        ]
         history = client.get_metric_history(run_id, "train_error")
         assert [m.step for m in history] == [0, 20]
 
@@ -82,3 +85,25 @@ def test_interrupted_sweep_resumes_without_redoing_finished_runs(
     jobs, sweeps = job_runs(tmp_path)
     assert len(sweeps) == 2
     assert sorted(jobs["tags.lr"]) == ["0.005", "0.01"]  # the 0.01 run was not redone
+
+
+def test_optuna_search_logs_one_child_run_per_trial_and_reports_the_best(
+    tmp_path: Path, tiny_curves: Path
+) -> None:
+    """hydra/sweeper=optuna: TPE over log(lr) and log(1 - mu_max); the objective is the
+    trial's final training error, so the best value is the smallest one MLflow holds."""
+    import yaml
+
+    done = multirun(tmp_path, tiny_curves, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=3")
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs, sweeps = job_runs(tmp_path)
+    assert len(sweeps) == 1 and len(jobs) == 3
+    assert set(jobs["tags.mlflow.parentRunId"]) == {sweeps["run_id"].iloc[0]}
+    mu = jobs["params.optimizer.mu_max"].astype(float)
+    gap = jobs["params.tune.momentum_gap"].astype(float)
+    assert ((0.5 <= mu) & (mu <= 0.999)).all()
+    assert (abs(1 - mu - gap) < 1e-9).all()  # mu_max = 1 - the searched gap
+    assert jobs["params.optimizer.lr"].nunique() == 3
+    results = yaml.safe_load((tmp_path / "multirun" / "optimization_results.yaml").read_text())
+    assert results["best_value"] == pytest.approx(jobs["metrics.final_train_error"].min())
+    assert "Best value" in done.stdout + done.stderr

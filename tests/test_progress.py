@@ -11,7 +11,7 @@ from conftest import with_values
 from momentum_repro.data.sets import load_set
 from momentum_repro.durations import duration
 from momentum_repro.tracking.hydra_callback import sweep_progress_line, sweep_size
-from momentum_repro.training.fit import fit_autoencoder
+from momentum_repro.training.fit_autoencoder import fit_autoencoder
 from momentum_repro.training.progress import heartbeat_line
 
 
@@ -51,7 +51,7 @@ def test_a_run_logs_heartbeats_without_a_terminal(
     tiny_cfg: DictConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     cfg = with_values(tiny_cfg, trainer__heartbeat_seconds=1e-9, trainer__progress_bar=False)
-    with caplog.at_level(logging.INFO, logger="momentum_repro.training.progress"):
+    with caplog.at_level(logging.INFO, logger="momentum_repro.training.callbacks"):
         fit_autoencoder(cfg, load_set(cfg.data.path))
     lines = [r.getMessage() for r in caplog.records]
     beats = [line for line in lines if ": update " in line]

@@ -180,7 +180,8 @@ def test_files_markdown_csv_metrics(report):
     out = report.out_dir
     md = (out / "table1.md").read_text()
     assert "| Curves | 0.96 / 0.48 (2×) |" in md
-    assert "quick profile: 3,000 updates, schedule period 25 — not the paper's 750,000" in md
+    assert "quick profile: 3,000 updates, schedule period 25, no final phase — not the pap" in md
+    assert "quick profile: 3,000 updates, schedule period 25, final phase 1,000 updates" in md
     rows = {(r["row"], r["column"]): r for r in csv.DictReader((out / "table5.csv").open())}
     r = rows[("addition_T80", "nag_0.995")]
     assert (float(r["ours"]), float(r["paper"]), float(r["lr"]), r["n_seeds"]) == (
@@ -193,7 +194,29 @@ def test_files_markdown_csv_metrics(report):
     assert "mnist" not in m["table1"]
     assert m["ratio_to_paper"]["table5"]["addition_T80"]["nag_0.995"] == pytest.approx(8)
     html = (out / "index.html").read_text()
-    assert html.count("<table>") == 4 and "data:image/png;base64," in html
+    # Tables 1, 2, 3, 5 and the claims
+    assert html.count("<table>") == 5 and "data:image/png;base64," in html
+
+
+def test_claims_page_from_the_same_runs(report):
+    """claims.md, its section of index.html and metrics.json, computed from the runs."""
+    out = report.out_dir
+    md = (out / "claims.md").read_text()
+    assert md.startswith("# The paper's claims, checked")
+    # (c) on CURVES: NAG 0.99 (0.1, lr 0.005) below NAG 0.9 (0.32, the newest attempt)
+    assert "- Curves: NAG 0.99 0.1 < NAG 0.9 0.32 (NAG 0.99: lr 0.005; runs " in md
+    # (b): CM 0.99 diverged at every lr, so NAG 0.99 wins; (a): CM loses to SGD
+    assert "- Curves: NAG 0.99 0.1 <= CM 0.99 diverged" in md
+    m = json.loads((out / "metrics.json").read_text())["claims"]
+    assert (m["a"]["ours"], m["a"]["paper"]) == ("not reproduced", "reproduced")
+    assert (m["b"]["ours"], m["c"]["ours"]) == ("reproduced", "reproduced")
+    assert m["d"]["ours"] == "reproduced"  # NAG 0.999, lr 0.005 (best after): 0.192 -> 0.08
+    assert m["f"] == {"ours": "reproduced", "paper": "reproduced", "comparisons": 1, "held": 1}
+    # (e): NAG 0.999 at scale 1 (0.08) below scale 2 (0.166) and scale 0.5 (diverged)
+    assert (m["e"]["ours"], m["e"]["comparisons"]) == ("reproduced", 2)
+    assert m["g"]["ours"] == "not run"  # no CM at mu_0 = 0.995
+    html = (out / "index.html").read_text()
+    assert "The paper&#x27;s claims, checked" in html and "(g) NAG tolerates" in html
 
 
 def test_figures_written_with_expected_curves(report):

@@ -161,14 +161,29 @@ def test_table5_rows_by_seq_len_and_zero_column():
 
 
 def test_protocol_caption():
-    quick = run(profile="quick", total_updates=3000, schedule_period=25)
+    """Every caption says the update count, the schedule period and the final phase."""
+    quick = run(profile="quick", total_updates=3000, schedule_period=25, final_phase_updates=300)
     assert protocol_caption([quick], "autoencoder") == (
-        "quick profile: 3,000 updates, schedule period 25"
+        "quick profile: 3,000 updates, schedule period 25, final phase 300 updates"
         " — not the paper's 750,000-update protocol."
     )
+    no_final = run(profile="quick", total_updates=3000, schedule_period=25)
+    assert "period 25, no final phase" in protocol_caption([no_final], "autoencoder")
     paper = run(profile="paper", total_updates=750_000, schedule_period=250)
     assert "(the paper's protocol)" in protocol_caption([paper], "autoencoder")
     assert protocol_caption([], "rnn") == "No runs yet."
+    rnn = run(profile="quick", total_updates=2000, schedule_period=250, task_kind="rnn")
+    assert protocol_caption([rnn], "rnn") == (
+        "quick profile: 2,000 updates, mu 0.9 then mu_0 (no schedule period, no final phase)"
+        " — not the paper's 50,000-update protocol."
+    )
+
+
+def test_table5_note_gives_the_chance_levels_beside_the_biases_column():
+    note = table5([], load_paper_numbers()).note
+    assert "add 0.846 (paper 0.82)" in note and "mem-5 2.5 (paper 2.5)" in note
+    # multiplication: the one definition that misses (data/rnn_tasks.py says why)
+    assert "mul 0.889 (paper 0.84; no definition from the paper's sources reaches it)" in note
 
 
 def test_lr_sensitivity_marks_diverged_lrs():

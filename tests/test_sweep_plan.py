@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from momentum_repro.grids import expand_grids
-from momentum_repro.training.sweep import multirun_overrides, sweep_grids, swept_over_mu_max
+from momentum_repro.training.run import parallel_jobs, torch_threads
+from momentum_repro.training.sweep_plan import multirun_overrides, sweep_grids, swept_over_mu_max
 
 CURVES = {"data": "curves", "model": "curves", "methods": ["sgd", "cm", "nag"]}
 
@@ -67,3 +68,77 @@ def test_mu_zero_runs_with_one_method_only() -> None:
     }
     with pytest.raises(ValueError, match="mu_zero_method='sgd'"):
         sweep_grids({**sweep, "mu_zero_method": "sgd"})
+
+
+@pytest.mark.parametrize(
+    ("launcher", "cores", "jobs", "threads"),
+    [
+        ({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, 2, 1, 2),
+        ({"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": 2}, 2, 2, 1),
+        ({"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": -1}, 2, 2, 1),
+        ({"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": -1}, 8, 8, 1),
+        ({"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": -2}, 8, 7, 1),
+        ({"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": 2}, 16, 2, 8),
+    ],
+)
+def test_jobs_at_once_share_the_cores_out(
+    monkeypatch: pytest.MonkeyPatch, launcher: dict, cores: int, jobs: int, threads: int
+) -> None:
+    monkeypatch.setattr("momentum_repro.training.run.usable_cores", lambda: cores)
+    assert parallel_jobs({"launcher": launcher}) == jobs
+    assert torch_threads("auto", jobs) == threads
+
+
+def test_the_shipped_joblib_launcher_runs_two_jobs_at_once() -> None:
+    from conftest import compose_config
+
+    cfg = compose_config(["hydra/launcher=joblib"], with_hydra=True)
+    assert cfg.hydra.launcher.n_jobs == 2
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
+
+
+def shipped_sweeps() -> dict:
+    import yaml
+
+    from conftest import ROOT
+
+    return yaml.safe_load((ROOT / "params.yaml").read_text())["sweeps"]
+
+
+def composed_job(name: str, profile: str) -> object:
+    """The config of the first job of a shipped sweep's multirun, as train.py would get it."""
+    from conftest import compose_config
+
+    sweep = shipped_sweeps()[name]
+    overrides = multirun_overrides(name, sweep, profile, "basic")
+    common = [o for o in overrides if not o.startswith(("hydra/", "hydra."))]
+    return compose_config(expand_grids(common, sweep_grids(sweep))[0])
+
+
+@pytest.mark.parametrize(("profile", "length"), [("quick", 300), ("paper", 1000)])
+def test_autoencoder_sweeps_end_with_the_final_phase_of_their_profile(
+    profile: str, length: int
+) -> None:
+    """Table 1's cells and Table 2's before/after come from the same final-phase runs."""
+    for name in ("curves", "mnist", "faces"):
+        cfg = composed_job(name, profile)
+        assert cfg.schedule.final_phase_updates == length, name
+    # the RNN problems have no final phase (section 4: 0.9 warm-up, then mu_0)
+    assert composed_job("rnn", profile).schedule.final_phase_updates == 0
+
+
+def test_the_default_repro_runs_the_same_jobs() -> None:
+    """The final phase changes no job count: 10 CURVES jobs, 24 RNN jobs (mu_0 = 0 once)."""
+    sweeps = shipped_sweeps()
+    assert len(jobs(sweeps["curves"])) == 10
+    rnn = jobs(sweeps["rnn"])
+    assert len(rnn) * len(sweeps["rnn"]["data"]) == 24
+    assert {m for m, mu, _ in rnn if mu == "0"} == {"nag"}
+
+
+def test_submitit_local_runs_the_whole_sweep_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    launcher = {"_target_": "hydra_plugins.x.LocalLauncher", "array_parallelism": 3}
+    monkeypatch.setenv("MOMENTUM_REPRO_SWEEP_JOBS", "8")
+    assert parallel_jobs({"launcher": launcher}) == 3
+    monkeypatch.setenv("MOMENTUM_REPRO_SWEEP_JOBS", "2")
+    assert parallel_jobs({"launcher": launcher}) == 2

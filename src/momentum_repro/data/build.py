@@ -1,4 +1,4 @@
-"""Build the autoencoder sets named in ``params.yaml`` into ``data/sets/<name>/``.
+"""Build the data sets named in ``params.yaml`` into ``data/sets/<name>/``.
 
 ``data.source`` chooses where the pixels come from:
 
@@ -35,9 +35,10 @@ from momentum_repro.data.faces import (
     rebuild_faces,
 )
 from momentum_repro.data.mnist import IDX_FILES, load_mnist_idx, load_mnist_mat
+from momentum_repro.data.moons import make_moons
 from momentum_repro.data.paper_curves import load_paper_curves
 from momentum_repro.data.rnn_tasks import make_eval_set
-from momentum_repro.data.sets import replace_dir, save_set
+from momentum_repro.data.sets import replace_dir, save_labelled_set, save_set
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,11 @@ PAPER_FILES = {
     "faces": "newfaces_rot_single.mat",
 }
 OLIVETTI_FILE = "olivettifaces.mat"
+# Sets with default parameters, used where params.yaml has no data.<name> section. Two moons:
+# the published exercise's set (np.random.seed(3); make_moons(n_samples=300, noise=.2)).
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "moons": {"n_samples": 300, "noise": 0.2, "seed": 3, "out": "data/sets/moons"},
+}
 
 
 class RawDataMissingError(FileNotFoundError):
@@ -197,21 +203,47 @@ def build_rnn_eval_sets(params: dict[str, Any], source: str, raw_dir: Path) -> P
     return out
 
 
+def build_moons(params: dict[str, Any], source: str, raw_dir: Path) -> Path:
+    """The two-moons set of the worked example (``momentum_repro.data.moons``): training
+    points only, as in the exercise. ``source`` does not apply: the set is generated."""
+    n, noise, seed = int(params["n_samples"]), float(params["noise"]), int(params["seed"])
+    points, labels = make_moons(n, noise, seed)
+    meta = {
+        "name": "moons",
+        "source": "generated",
+        "generator": "make_moons (scikit-learn's definition and draws)",
+        "n_samples": n,
+        "noise": noise,
+        "generator_seed": seed,
+        "inputs": {},
+    }
+    return save_labelled_set(params["out"], points, labels, meta)
+
+
 Builder = Callable[[dict[str, Any], str, Path], Path]
 BUILDERS: dict[str, Builder] = {
     "curves": build_curves,
     "mnist": build_mnist,
     "faces": build_faces,
     "rnn": build_rnn_eval_sets,
+    "moons": build_moons,
 }
 
 
 def build_set(name: str, params_path: str | Path = "params.yaml") -> Path:
-    """Build ``data.<name>`` of the params file from ``data.source`` (see the module doc)."""
+    """Build ``data.<name>`` of the params file from ``data.source`` (see the module doc);
+    a set in :data:`DEFAULT_PARAMS` takes its defaults for keys the params file does not set."""
     if name not in BUILDERS:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(BUILDERS)}")
     source, raw_dir = read_source(params_path)
-    path = BUILDERS[name](read_params(params_path, name), source, raw_dir)
+    try:
+        params = read_params(params_path, name)
+    except KeyError:
+        if name not in DEFAULT_PARAMS:
+            raise
+        params = {}
+    params = {**DEFAULT_PARAMS.get(name, {}), **params}
+    path = BUILDERS[name](params, source, raw_dir)
     log.info("built %s (%s) at %s", name, source, path)
     print(f"built {name} ({source}) at {path}")
     return path

@@ -28,6 +28,7 @@ from momentum_repro.data.rnn_tasks import Batch, RNNTask, get_task
 from momentum_repro.models.init import echo_state_init_
 
 Implementation = Literal["bptt", "loop"]
+Reduction = Literal["sum", "mean"]
 OUTPUT_KINDS = ("linear", "logistic", "softmax")
 
 
@@ -227,22 +228,43 @@ def batch_tensors(
     return inputs, targets, mask, valid
 
 
-def task_loss(task: str | RNNTask, outputs: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
-    """Training objective: summed over a sequence's target steps, averaged over sequences.
+def task_loss(
+    task: str | RNNTask,
+    outputs: Tensor,
+    targets: Tensor,
+    mask: Tensor,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """The RNN objective (section 4) on output pre-activations ``outputs`` (batch, length, n_out).
 
-    Linear outputs: squared error (z - y)^2; logistic: binary cross-entropy; softmax:
-    cross-entropy (all on the pre-activations ``outputs`` of shape (batch, length, n_out)).
+    Per target step: 1/2 (z - y)^2 for linear outputs, binary or softmax cross-entropy
+    otherwise, as in Sutskever's released HF-RNN code (``opt/utils/nonlin.py``: ``Lin.loss``
+    is 0.5 sum (O - XP)^2 M). A sequence's loss is the average over its target steps (that
+    code's HF driver divides by the number of target outputs, ``HF._op``), so a problem with a
+    target at every step (memorization) is on the scale of one with a single target (add).
+
+    ``reduction="sum"``: summed over the sequences of the minibatch, as that code's
+    ``RNN.loss`` and ``RNN.grad`` sum over the batch. This is the training objective: the
+    paper's RNN learning rates {1e-3, 1e-4, 1e-5, 1e-6} are on its scale (a mean over the 100
+    sequences would need learning rates 100 times larger; measured in tools/rnn_lr_scale.py).
+    ``"mean"``: averaged over sequences, the reported ``train_loss`` / ``eval_loss``.
     """
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"task_loss: reduction must be 'sum' or 'mean', got {reduction!r}")
     spec = get_task(task)
-    z = outputs[mask]
+    z = outputs[mask]  # only the target steps: padding and free-running steps never count
     y = targets[mask]
     if spec.output == "linear":
-        total = (z[:, 0] - y).pow(2).sum()
+        per_target = 0.5 * (z[:, 0] - y).pow(2)
     elif spec.output == "logistic":
-        total = F.binary_cross_entropy_with_logits(z[:, 0], y.to(z.dtype), reduction="sum")
+        per_target = F.binary_cross_entropy_with_logits(z[:, 0], y.to(z.dtype), reduction="none")
     else:
-        total = F.cross_entropy(z, y, reduction="sum")
-    return total / outputs.shape[0]
+        per_target = F.cross_entropy(z, y, reduction="none")
+    sequence = mask.nonzero()[:, 0]  # the sequence of each target step, in mask order
+    summed = per_target.new_zeros(outputs.shape[0]).index_add(0, sequence, per_target)
+    steps = mask.sum(dim=1).clamp(min=1).to(summed.dtype)
+    total = (summed / steps).sum()
+    return total if reduction == "sum" else total / outputs.shape[0]
 
 
 @torch.no_grad()
@@ -312,8 +334,9 @@ def train_rnn_steps(
     """``n_updates`` updates, each on a fresh batch; returns the training loss of each update.
 
     One update: draw a batch, ``optimizer.step(closure)`` where the closure zeroes the
-    gradients, computes ``task_loss`` and back-propagates (NAG calls it at the look-ahead
-    point). The loss returned is the closure's, i.e. at the point the gradient was taken.
+    gradients, computes the training objective (``task_loss``, summed over the minibatch) and
+    back-propagates (NAG calls it at the look-ahead point). The loss returned is the
+    closure's, i.e. at the point the gradient was taken.
     """
     spec = get_task(task)
     dtype, device = model.weight_hh.dtype, model.weight_hh.device
@@ -328,7 +351,7 @@ def train_rnn_steps(
             valid: Tensor | None = valid,
         ) -> Tensor:
             optimizer.zero_grad()
-            loss = task_loss(spec, model(inputs, valid), targets, mask)
+            loss = task_loss(spec, model(inputs, valid), targets, mask, reduction="sum")
             loss.backward()
             return loss
 

@@ -1,6 +1,19 @@
-"""Optimizers of the paper: classical momentum, Nesterov, the momentum schedule (and HF)."""
+"""Optimizers of the paper: classical momentum, Nesterov, the momentum schedules (and HF),
+and the worked example's EMA momentum."""
 
+from momentum_repro.optim.ema_momentum import EMAMomentum
 from momentum_repro.optim.momentum import ClassicalMomentum, Nesterov
-from momentum_repro.optim.schedule import momentum_schedule, rnn_momentum_schedule
+from momentum_repro.optim.schedule import (
+    momentum_schedule,
+    nesterov_schedule,
+    rnn_momentum_schedule,
+)
 
-__all__ = ["ClassicalMomentum", "Nesterov", "momentum_schedule", "rnn_momentum_schedule"]
+__all__ = [
+    "ClassicalMomentum",
+    "EMAMomentum",
+    "Nesterov",
+    "momentum_schedule",
+    "nesterov_schedule",
+    "rnn_momentum_schedule",
+]

@@ -1,4 +1,5 @@
-"""The momentum schedule of Sutskever et al. (2013), eq. (5), with the final phase of Table 2."""
+"""The momentum schedules: Sutskever et al. (2013), eq. (5), with the final phase of Table 2;
+the RNN experiments' (section 4); Nesterov's 1 - 3/(t + 5), cited beside eq. (5)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def momentum_schedule(
     0.995 from 24750 and 0.999 from 124750 (period 250).
 
     Final phase (Table 2): during the last ``final_phase_updates`` of ``total_updates``
-    updates mu is reduced to ``final_mu`` (0.9), unless mu_max is 0 (plain SGD stays SGD).
+    updates mu is *reduced* to ``final_mu`` (0.9): mu = min(mu_t, final_mu), so a run whose
+    mu_t is already below 0.9 (mu_max 0 or 0.5, or a short run still low on eq. 5) keeps it.
     """
     if t < 0:
         raise ValueError(f"momentum_schedule: t must be >= 0, got {t}")
@@ -30,13 +32,13 @@ def momentum_schedule(
         raise ValueError(f"momentum_schedule: mu_max must be in [0, 1), got {mu_max}")
     if period <= 0:
         raise ValueError(f"momentum_schedule: period must be > 0, got {period}")
-    if final_phase_updates > 0 and mu_max > 0.0:
-        if total_updates is None:
-            raise ValueError("momentum_schedule: final_phase_updates needs total_updates")
-        if t >= total_updates - final_phase_updates:
-            return final_mu
+    if final_phase_updates > 0 and total_updates is None:
+        raise ValueError("momentum_schedule: final_phase_updates needs total_updates")
     rising = 1.0 - 2.0 ** (-1.0 - math.log2(t // period + 1))
-    return min(rising, mu_max)
+    mu = min(rising, mu_max)
+    if final_phase_updates > 0 and t >= total_updates - final_phase_updates:
+        return min(mu, final_mu)  # "reduced to 0.9": never raised to it
+    return mu
 
 
 def rnn_momentum_schedule(
@@ -48,3 +50,17 @@ def rnn_momentum_schedule(
     if not 0.0 <= mu_0 < 1.0:
         raise ValueError(f"rnn_momentum_schedule: mu_0 must be in [0, 1), got {mu_0}")
     return warmup_mu if t < warmup_updates else mu_0
+
+
+def nesterov_schedule(t: int, mu_max: float) -> float:
+    """Nesterov's (1983) momentum for non-strongly convex functions, which the paper cites
+    as the motivation of eq. (5): mu_t = min(1 - 3 / (t + 5), mu_max), t counted from 0.
+
+    So mu is 0.4 at t = 0, 0.5 at t = 1, 0.97 at t = 95, and reaches a cap of 0.99 at
+    t = 295, far sooner than eq. (5)'s 12,250 updates.
+    """
+    if t < 0:
+        raise ValueError(f"nesterov_schedule: t must be >= 0, got {t}")
+    if not 0.0 <= mu_max < 1.0:
+        raise ValueError(f"nesterov_schedule: mu_max must be in [0, 1), got {mu_max}")
+    return min(1.0 - 3.0 / (t + 5), mu_max)

@@ -16,11 +16,12 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
-from momentum_repro.report import export, html, plots
+from momentum_repro.report import claims, export, html, moons, plots, theory
 from momentum_repro.report.paper import load_paper_numbers
 from momentum_repro.report.runs import (
     FINISHED,
     RunRecord,
+    load_decision_boundary,
     load_job_runs,
     load_sweep_parents,
     metric_history,
@@ -40,6 +41,7 @@ from momentum_repro.report.tables import (
 CURVE_METRIC = {"table1": "train_error", "table5": "train_loss"}
 FINAL_METRIC = {"table1": AUTOENCODER_METRIC, "table5": RNN_METRIC}
 TASK_KIND = {"table1": "autoencoder", "table2": "autoencoder", "table3": "autoencoder"}
+CLAIM_CAPTIONS = (("Autoencoders", "table1"), ("RNNs", "table5"))  # the protocols claims.md names
 
 
 @dataclass
@@ -124,6 +126,69 @@ def _schedule_figure(runs: list[RunRecord]) -> tuple[Figure, dict]:
     return fig, data
 
 
+def _quadratic_section(out_dir: Path) -> tuple[str, Figure, list[Path]]:
+    """Section 2's analysis: always in the report, it needs no runs."""
+    fig = plots.plot_quadratic_rates(theory.MUS)
+    saved = plots.save_figure(fig, out_dir / "figures" / "quadratic_rates")
+    data = theory.rate_series()
+    csv_path = plots.write_series_csv(
+        out_dir / "plots" / "quadratic" / "rates.csv", "eps_lambda", data
+    )
+    section = html.section_html(
+        theory.HEADING, theory.paragraphs(), [(saved[0], fig.get_suptitle())]
+    )
+    return section, fig, [*saved, csv_path]
+
+
+def _moons_section(
+    client: MlflowClient, records: list[RunRecord], out_dir: Path
+) -> tuple[str, dict[str, Figure], list[Path], dict[str, float]] | None:
+    """The worked example (two moons), when the report's sweeps hold its runs: accuracies
+    beside the published ones, cost curves and decision boundaries of one run per method."""
+    rows = moons.accuracy_rows(records)
+    if not rows:
+        return None
+    shown = moons.shown_runs(records)
+    series = {}
+    for method, r in shown.items():
+        per_epoch = moons.updates_per_epoch(r) or 1.0
+        history = metric_history(client, r.run_id, moons.CURVE_METRIC)
+        series[method] = [(step / per_epoch, value) for step, value in history]
+    labels = {m: f"{moons.method_label(m)} (lr {r.lr:g})" for m, r in shown.items()}
+    figures = {"moons_costs": plots.plot_moons_costs(series, labels)}
+    boundaries = {
+        m: b
+        for m, r in shown.items()
+        if (b := load_decision_boundary(client, r.run_id)) is not None
+    }
+    accuracy = {m: r.final(moons.FINAL_METRIC) for m, r in shown.items()}
+    if boundaries:
+        titles = {
+            m: f"{moons.method_label(m)}: {100 * accuracy[m]:.1f}% training accuracy"
+            for m in boundaries
+        }
+        figures["moons_boundaries"] = plots.plot_decision_boundaries(boundaries, titles)
+    files, pngs = [], []
+    for name, fig in figures.items():
+        saved = plots.save_figure(fig, out_dir / "figures" / name)
+        files += saved
+        pngs.append((saved[0], fig.get_suptitle() or fig.axes[0].get_title()))
+    files.append(
+        plots.write_series_csv(
+            out_dir / "plots" / "moons" / "cost.csv",
+            "epoch",
+            {labels[m]: v for m, v in series.items()},
+        )
+    )
+    section = html.section_html(
+        moons.HEADING,
+        moons.paragraphs(shown),
+        pngs,
+        (moons.ACCURACY_COLUMNS, [row.cells() for row in rows]),
+    )
+    return section, figures, files, {m: a for m, a in accuracy.items() if a is not None}
+
+
 def build_report(
     tracking_uri: str,
     experiment: str,
@@ -147,6 +212,12 @@ def build_report(
         md = out_dir / f"{t.key}.md"
         md.write_text(export.markdown(t, _caption(t)), encoding="utf-8")
         files += [md, export.write_csv(t, out_dir / f"{t.key}.csv")]
+    # the paper's claims (a)-(g), from the same cells, beside the paper's own numbers
+    checked = claims.check_claims(tables, paper)
+    protocols = [f"{kind}: {_caption(tables[key])}" for kind, key in CLAIM_CAPTIONS]
+    claims_md = out_dir / "claims.md"
+    claims_md.write_text(claims.markdown(checked, protocols), encoding="utf-8")
+    files.append(claims_md)
 
     summary = export.metrics(list(tables.values()))
     summary["runs"] = {
@@ -154,6 +225,25 @@ def build_report(
         "finished": sum(r.outcome == FINISHED for r in records),
         "diverged": sum(r.diverged for r in records),
     }
+    summary["claims"] = claims.metrics(checked)
+    # sections with their own text: the claims and section 2's analysis always, the worked
+    # example if run
+    claims_section = html.section_html(
+        claims.HEADING,
+        [claims.INTRO, *protocols],
+        table=(claims.SUMMARY_COLUMNS, claims.summary_rows(checked)),
+    )
+    section, fig, saved = _quadratic_section(out_dir)
+    sections, section_figures = [claims_section, section], {"quadratic_rates": fig}
+    files += saved
+    worked_example = _moons_section(client, records, out_dir)
+    if worked_example is not None:
+        section, moons_figures, saved, accuracy = worked_example
+        sections.append(section)
+        section_figures.update(moons_figures)
+        files += saved
+        summary["moons"] = {"final_train_accuracy": accuracy}
+
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     files.append(metrics_path)
@@ -184,6 +274,7 @@ def build_report(
             intro,
             [(t, _caption(t)) for t in tables.values()],
             pngs,
+            sections,
         )
     )
 
@@ -201,7 +292,7 @@ def build_report(
     return ReportResult(
         out_dir=out_dir,
         tables=tables,
-        figures={name: f[0] for name, f in figures.items()},
+        figures={**{name: f[0] for name, f in figures.items()}, **section_figures},
         files=files,
         metrics=summary,
         n_runs=len(records),

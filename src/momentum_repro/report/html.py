@@ -4,6 +4,7 @@ in a browser without a server."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
@@ -20,6 +21,7 @@ td.diverged, td.failed { background: #fde2e2; } td.not-run { color: #999; }
 td.running, td.no-metric { background: #fff4d6; }
 .caption { font-size: 0.9em; color: #444; }
 figure { display: inline-block; margin: 0.5em; } img { max-width: 560px; }
+section img { max-width: 100%; } section p { max-width: 60em; }
 """
 
 
@@ -51,14 +53,36 @@ def figure_html(png: Path, caption: str) -> str:
     )
 
 
+def section_html(
+    heading: str,
+    paragraphs: Sequence[str],
+    figures: Sequence[tuple[Path, str]] = (),
+    table: tuple[Sequence[str], Sequence[Sequence[str]]] | None = None,
+) -> str:
+    """A section of its own: heading, plain-text paragraphs, an optional (header, rows) table
+    of plain text, and its figures (PNG, caption)."""
+    parts = [f"<section><h2>{escape(heading)}</h2>"]
+    parts += [f"<p>{escape(p)}</p>" for p in paragraphs]
+    if table is not None:
+        head, rows = table
+        parts.append("<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows]
+        parts.append("</table>")
+    parts += [figure_html(png, caption) for png, caption in figures]
+    parts.append("</section>")
+    return "\n".join(parts) + "\n"
+
+
 def write_index(
     path: Path,
     title: str,
     intro: str,
     tables: list[tuple[Table, str]],
     figures: list[tuple[Path, str]],
+    sections: Sequence[str] = (),
 ) -> Path:
-    """Write ``index.html``: intro, each (table, caption), then each (PNG, caption)."""
+    """Write ``index.html``: intro, each (table, caption), the ``sections`` (HTML from
+    :func:`section_html`), then each (PNG, caption)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -66,6 +90,7 @@ def write_index(
         f"<h1>{escape(title)}</h1>",
         f"<p>{escape(intro)}</p>",
         *(table_html(t, c) for t, c in tables),
+        *sections,
         "<h2>Figures</h2>",
         *(figure_html(p, c) for p, c in figures),
         "</body></html>",

@@ -1,6 +1,8 @@
 """Figures of the report (matplotlib, Agg, no pyplot state): training curves of NAG vs CM per
-mu_max (Table 1 / Table 5 best-lr runs), the lr sensitivity of each method, and the momentum
-schedule of eq. (5). Each plotting function returns its Figure; :func:`save_figure` writes it."""
+mu_max (Table 1 / Table 5 best-lr runs), the lr sensitivity of each method, the momentum
+schedule of eq. (5), the worked example's cost curves and decision boundaries, and the
+convergence factors of CM and NAG on a quadratic (section 2). Each plotting function returns
+its Figure; :func:`save_figure` writes it."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from momentum_repro.analysis import quadratic
+from momentum_repro.models.boundary import DecisionBoundary
 from momentum_repro.optim.schedule import momentum_schedule
 
 Points = list[tuple[float, float]]
@@ -188,3 +192,107 @@ def write_series_csv(path: Path, x_name: str, series: dict[str, Sequence[tuple]]
                 if v is not None and math.isfinite(v):
                     w.writerow([x, name, v])
     return path
+
+
+# -- the worked example (two moons) and the quadratic analysis of section 2 ------------------
+
+# GD wide and EMA momentum dashed on top: at the exercise's lr their curves coincide
+MOONS_STYLES = {
+    "sgd": ("C0", "-", 2.8),
+    "ema_momentum": ("C1", "--", 1.4),
+    "adam": ("C2", "-", 1.4),
+}
+
+
+def plot_moons_costs(series: dict[str, Points], labels: dict[str, str]) -> Figure:
+    """The cost (mean cross-entropy on the training set) against epochs, one line per method
+    (keys: method names)."""
+    fig, ax = _figure("two moons: training cost per epoch, GD vs EMA momentum vs Adam")
+    for i, (method, points) in enumerate(series.items()):
+        if points:
+            epochs, costs = zip(*points, strict=True)
+            color, style, width = MOONS_STYLES.get(method, (f"C{3 + i}", ":", 1.4))
+            label = labels.get(method, method)
+            ax.plot(epochs, costs, style, color=color, label=label, linewidth=width)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cost (cross-entropy)")
+    if ax.lines:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_decision_boundaries(
+    boundaries: dict[str, DecisionBoundary], titles: dict[str, str]
+) -> Figure:
+    """One panel per method: where the classifier says label 1 (shaded) over the training
+    points (coloured by their label)."""
+    n = max(len(boundaries), 1)
+    fig = Figure(figsize=(4.2 * n, 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax, (method, b) in zip(axes, boundaries.items(), strict=False):
+        predicted = (b.probability > 0.5).astype(float)
+        ax.contourf(
+            b.grid_x, b.grid_y, predicted, levels=[-0.5, 0.5, 1.5], colors=["#f4c7a1", "#a9c8e8"]
+        )
+        ax.contour(b.grid_x, b.grid_y, b.probability, levels=[0.5], colors="k", linewidths=0.8)
+        for label, color in ((0, "#d95f02"), (1, "#1f5fa8")):
+            pts = b.points[b.labels == label]
+            ax.scatter(pts[:, 0], pts[:, 1], s=9, color=color, edgecolors="white", linewidths=0.3)
+        ax.set_title(titles.get(method, method), fontsize=10)
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+    fig.suptitle("two moons: decision boundaries after training (shaded: predicted label 1)")
+    return fig
+
+
+def plot_quadratic_rates(mus: Sequence[float] = (0.9, 0.99, 0.999), a_max: float = 4.2) -> Figure:
+    """Convergence factor per update (the spectral radius of the 2x2 iteration matrix)
+    against eps lambda, CM dashed and NAG solid, one panel per mu. Shaded: where NAG contracts
+    faster than CM (green) and where NAG diverges but CM converges (red). Where CM diverges
+    and NAG converges would be shaded too, but there is no such eps lambda (see
+    momentum_repro.analysis.quadratic)."""
+    a = np.linspace(0.0, a_max, 2101)
+    fig = Figure(figsize=(4.3 * len(mus), 3.9), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(mus), sharey=True, squeeze=False)[0]
+    for ax, mu in zip(axes, mus, strict=True):
+        cm = quadratic.spectral_radius("cm", a, 1.0, mu)
+        nag = quadratic.spectral_radius("nag", a, 1.0, mu)
+        spans = (
+            ((nag < cm - 1e-12) & (nag < 1), "#2ca02c", "NAG faster than CM"),
+            ((nag >= 1) & (cm < 1), "#d62728", "NAG diverges, CM converges"),
+            ((cm >= 1) & (nag < 1), "#9467bd", "CM diverges, NAG converges"),
+        )
+        for mask, color, label in spans:
+            if mask.any():
+                ax.fill_between(
+                    a,
+                    0,
+                    1,
+                    where=mask,
+                    color=color,
+                    alpha=0.15,
+                    label=label,
+                    linewidth=0,
+                    transform=ax.get_xaxis_transform(),
+                )
+        ax.plot(a, cm, "--", color="C3", label="CM", linewidth=1.3)
+        ax.plot(a, nag, "-", color="C0", label="NAG", linewidth=1.3)
+        ax.axhline(1.0, color="k", linewidth=0.7)
+        for method, style in (("cm", "--"), ("nag", "-")):
+            limit = float(quadratic.stability_limit(method, mu))
+            ax.axvline(limit, color="grey", linestyle=style, linewidth=0.7)
+        ax.set_ylim(0.0, 1.5)
+        ax.set_xlim(0.0, a_max)
+        ax.set_title(f"μ = {mu:g}", fontsize=10)
+        ax.set_xlabel("ε λ")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("convergence factor per update")
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(
+        "CM vs NAG on a quadratic, per eigenvalue (section 2): spectral radius of the "
+        "iteration; no ε λ has CM diverging and NAG converging",
+        fontsize=10,
+    )
+    return fig

@@ -8,9 +8,12 @@ runs with the same ``run_key``; :func:`newest_per_run_key` keeps one of them.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from momentum_repro.models.boundary import ARTIFACT, DecisionBoundary, load_boundary
 
 if TYPE_CHECKING:  # tables.py imports this module and stays free of MLflow
     from mlflow.tracking import MlflowClient
@@ -45,6 +48,7 @@ class RunRecord:
     lr: float | None
     seed: int | None = None
     seq_len: int | None = None
+    epochs: int | None = None  # two-moons runs: their length in epochs
     init_scale: float = 1.0
     final_phase_updates: int = 0
     profile: str = "unknown"
@@ -95,6 +99,7 @@ def record_from_run(run) -> RunRecord:
         lr=parse_number(tags.get("lr")),
         seed=_int(tags.get("seed")),
         seq_len=_int(tags.get("seq_len")),
+        epochs=_int(tags.get("epochs")),
         init_scale=1.0 if scale is None else scale,
         final_phase_updates=_int(tags.get("final_phase_updates")) or 0,
         profile=tags.get("profile", "unknown"),
@@ -173,3 +178,12 @@ def load_sweep_parents(
 def metric_history(client: MlflowClient, run_id: str, metric: str) -> list[tuple[int, float]]:
     """(step, value) pairs of one logged curve, by step."""
     return sorted((m.step, m.value) for m in client.get_metric_history(run_id, metric))
+
+
+def load_decision_boundary(client: MlflowClient, run_id: str) -> DecisionBoundary | None:
+    """A two-moons run's decision boundary artifact, or None when the run has none."""
+    names = {a.path for a in client.list_artifacts(run_id)}
+    if ARTIFACT not in names:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        return load_boundary(client.download_artifacts(run_id, ARTIFACT, tmp))

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from statistics import fmean
 
+from momentum_repro.data.rnn_tasks import chance_level
 from momentum_repro.report.paper import PaperNumbers
 from momentum_repro.report.runs import (
     DIVERGED,
@@ -37,6 +38,8 @@ BEFORE_FINAL_PHASE_METRIC = "train_error_before_final_phase"
 RNN_METRIC = "final_zero_one"
 PAPER_UPDATES = {"autoencoder": 750_000, "rnn": 50_000}
 PAPER_PERIOD = 250
+# how close a chance level must come to the paper's "biases" value (issue 14); beyond, say so
+CHANCE_TOLERANCE = {"addition": 0.03, "multiplication": 0.03, "mem5": 0.1, "mem20": 0.1}
 DATASET_LABELS = {
     "curves": "Curves",
     "mnist": "Mnist",
@@ -343,8 +346,31 @@ def table5(records: list[RunRecord], paper: PaperNumbers) -> Table:
         lambda k: column_label(k, "table5"),
         _column_sort,
     )
-    t.note = "A problem run at another T than the paper's is a row of its own (no paper value)."
+    t.note = (
+        "A problem run at another T than the paper's is a row of its own (no paper value). "
+        + chance_note(paper)
+    )
     return t
+
+
+def chance_note(paper: PaperNumbers) -> str:
+    """The "biases" column against the chance levels of our task definitions (an
+    output-bias-only predictor, exactly: data/rnn_tasks.py ``chance_level``)."""
+    parts = []
+    for row in paper.rows("table5"):
+        dataset = row.rpartition("_T")[0]
+        published = paper.value("table5", row, "biases")
+        ours = chance_level(dataset)
+        tolerance = CHANCE_TOLERANCE.get(dataset, 0.0)
+        far = published is not None and abs(ours - published) > tolerance
+        reason = "; no definition from the paper's sources reaches it" if far else ""
+        label = DATASET_LABELS.get(dataset, dataset)
+        parts.append(f"{label} {ours:.3g} (paper {published:g}{reason})")
+    return (
+        "Chance levels of our task definitions, the value the biases column should reach: "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def build_tables(records: list[RunRecord], paper: PaperNumbers) -> list[Table]:
@@ -353,19 +379,26 @@ def build_tables(records: list[RunRecord], paper: PaperNumbers) -> list[Table]:
 
 
 def protocol_caption(runs: list[RunRecord], task_kind: str) -> str:
-    """Profiles and update counts the runs used; a non-``paper`` profile says it is not the
-    paper's protocol (750,000 updates and period 250; RNNs 50,000 updates)."""
+    """Profiles, update counts, schedule periods and final-phase lengths the runs used; a
+    non-``paper`` profile says it is not the paper's protocol (750,000 updates, period 250,
+    the last 1,000 at mu <= 0.9; RNNs 50,000 updates, mu 0.9 for 1,000 then mu_0)."""
     if not runs:
         return "No runs yet."
     paper_updates = PAPER_UPDATES[task_kind]
     parts = []
-    for profile, updates, period in sorted(
-        {(r.profile, r.total_updates, r.schedule_period) for r in runs}, key=str
-    ):
+    protocols = {
+        (r.profile, r.total_updates, r.schedule_period, r.final_phase_updates) for r in runs
+    }
+    for profile, updates, period, final in sorted(protocols, key=str):
         text = f"{profile} profile: "
         text += f"{updates:,} updates" if updates is not None else "unknown update count"
-        if period is not None and task_kind == "autoencoder":
-            text += f", schedule period {period}"
+        if task_kind == "autoencoder":
+            if period is not None:
+                text += f", schedule period {period}"
+            # Table 2's final phase: mu reduced to min(mu_t, 0.9) for the last updates
+            text += f", final phase {final:,} updates" if final else ", no final phase"
+        else:  # section 4: no eq. 5 schedule and no final phase for the RNNs
+            text += ", mu 0.9 then mu_0 (no schedule period, no final phase)"
         is_paper = profile == "paper" and updates in (None, paper_updates)
         if is_paper and (task_kind != "autoencoder" or period in (None, PAPER_PERIOD)):
             text += " (the paper's protocol)"

@@ -45,12 +45,15 @@ class MlflowSweepCallback(Callback):
     """Creates the sweep's parent run (and the SQLite schema) before any job starts.
 
     Jobs find the parent through an environment variable, which the basic launcher's
-    in-process jobs and the joblib launcher's worker processes both inherit.
+    in-process jobs and the joblib launcher's worker processes both inherit. A job that runs
+    elsewhere (submitit: a SLURM node, where the scheduler may not export the submitting
+    shell's environment) gets it from this callback, which Hydra pickles with each job.
     """
 
     def __init__(self) -> None:
         self.client: MlflowClient | None = None
         self.parent_run_id: str | None = None
+        self.job_env: dict[str, str] = {}  # what on_job_start sets in a job's own process
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.client = MlflowClient(tracking_uri(config.tracking.uri))
@@ -66,16 +69,31 @@ class MlflowSweepCallback(Callback):
         self.parent_run_id = run.info.run_id
         os.environ[PARENT_RUN_ENV] = self.parent_run_id
         os.environ[SWEEP_START_ENV] = str(time.time())
-        try:  # the grid's size; a sweeper with its own search space (Optuna) says its own
-            grids = OmegaConf.to_container(config.hydra.sweeper.get("grids") or [])
-            size = sweep_size(list(config.hydra.overrides.task), grids)  # type: ignore[arg-type]
+        try:  # the grid's size; a search sweeper (Optuna) says its number of trials
+            sweeper = config.hydra.sweeper
+            if "n_trials" in sweeper:
+                size = int(sweeper.n_trials)
+            else:
+                grids = OmegaConf.to_container(sweeper.get("grids") or [])
+                size = sweep_size(list(config.hydra.overrides.task), grids)  # type: ignore[arg-type]
             os.environ[SWEEP_JOBS_ENV] = str(size)
         except Exception:
             os.environ.pop(SWEEP_JOBS_ENV, None)
+        self.job_env = {
+            k: os.environ[k]
+            for k in (PARENT_RUN_ENV, SWEEP_START_ENV, SWEEP_JOBS_ENV)
+            if k in os.environ
+        }
         # Hydra raises after the sweep when a job crashed, skipping on_multirun_end: close the
         # parent run at exit then, as FAILED, rather than leave it RUNNING
         atexit.register(self._close, "FAILED")
         log.info("MLflow parent run %s for sweep %s", self.parent_run_id, config.sweep_name)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """In the job's own process, before the run starts: this sweep's parent run id (and
+        progress counters), set even where the environment was not inherited, and overriding
+        a value left by an earlier sweep in a reused worker process."""
+        os.environ.update(self.job_env)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         """In the job's own process (a joblib worker too): count it done, log k/N and ETA."""
@@ -95,6 +113,7 @@ class MlflowSweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         os.environ.pop(PARENT_RUN_ENV, None)
         os.environ.pop(SWEEP_JOBS_ENV, None)
+        self.job_env = {}
         self._close("FINISHED")
 
     def _close(self, status: str) -> None:

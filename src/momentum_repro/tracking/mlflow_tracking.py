@@ -26,6 +26,10 @@ RUNTIME_KEYS = (
     "tracking",
     "trainer.progress_bar",
     "trainer.heartbeat_seconds",
+    "trainer.checkpoint_every",
+    "trainer.keep_checkpoints",
+    "trainer.checkpoint_dir",
+    "trainer.run_checkpoints",
     "trainer.threads",
     "updates.",
     "rnn_warmup_updates",
@@ -34,12 +38,28 @@ RUNTIME_KEYS = (
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
+DVC_TEMP_EXPS = os.path.join(".dvc", "tmp", "exps")
+
+
+def store_root(cwd: str | Path | None = None) -> Path:
+    """The folder relative store paths (``mlflow.db``, ``mlartifacts``) are taken from: the
+    working directory, except in a ``dvc exp run --temp`` copy (``<repo>/.dvc/tmp/exps/...``),
+    whose runs go to the repository it came from rather than a store that is thrown away."""
+    here = Path(cwd or Path.cwd()).resolve()
+    marker = os.sep + DVC_TEMP_EXPS + os.sep
+    text = str(here) + os.sep
+    if marker in text:
+        return Path(text.split(marker)[0])
+    return here
+
+
 def tracking_uri(uri: str) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else ``uri`` with a relative SQLite path made absolute."""
+    """``MLFLOW_TRACKING_URI`` if set, else ``uri`` with a relative SQLite path made absolute
+    (from ``store_root()``)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI", uri)
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
-        uri = prefix + str(Path(uri[len(prefix) :]).resolve())
+        uri = prefix + str(store_root() / uri[len(prefix) :])
     if not uri.startswith(("sqlite:", "http:", "https:", "postgresql", "mysql")):
         raise ValueError(
             f"tracking.uri={uri!r}: use a database URI such as sqlite:///mlflow.db "
@@ -48,12 +68,29 @@ def tracking_uri(uri: str) -> str:
     return uri
 
 
+def configured_store(conf_dir: str | Path = "conf") -> tuple[str, str]:
+    """(tracking URI, experiment name) of ``conf/tracking/mlflow.yaml``: where the DVC sweep
+    and report stages find the runs that ``pipelines/train.py`` logs with the same file."""
+    tracking = OmegaConf.load(Path(conf_dir) / "tracking" / "mlflow.yaml")
+    return tracking_uri(str(tracking.uri)), str(tracking.experiment)
+
+
+def is_server_uri(uri: str) -> bool:
+    """True for an MLflow tracking server (``http(s)://``), False for a database URI."""
+    return uri.startswith(("http:", "https:"))
+
+
 def experiment_id(client: MlflowClient, name: str, artifact_root: str | Path) -> str:
-    """The experiment's id, creating it (and the SQLite schema) on first use."""
+    """The experiment's id, creating it (and the SQLite schema) on first use. A tracking server
+    (http URI) chooses the artifact location itself (``mlflow-artifacts:/`` with
+    ``--serve-artifacts``): a local folder of this machine would not exist on the server or on
+    another client, so ``artifact_root`` is used for database URIs only."""
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    location = Path(artifact_root).resolve().as_uri()
+    location = None
+    if not is_server_uri(client.tracking_uri):
+        location = (store_root() / Path(artifact_root)).resolve().as_uri()
     try:
         return client.create_experiment(name, artifact_location=location)
     except Exception:  # another job created it first
@@ -75,20 +112,35 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+# What a run executes: a change here reruns it; a change elsewhere (the report, the
+# downloader, tracking) reruns nothing. The data a run reads is hashed separately (data_digest).
+EXECUTED_CODE = (
+    "optim",
+    "models",
+    "training",
+    "data/sets.py",
+    "data/rnn_tasks.py",
+)
+
+
 @functools.cache
 def library_digest() -> str:
-    """A digest of the library's own files: a run made by other code is another run."""
+    """A digest of the library code a run executes (``EXECUTED_CODE``): a run made by other
+    training code is another run."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*")):
-        if path.suffix in {".py", ".yaml", ".json"} and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
-            digest.update(path.read_bytes())
+    for name in EXECUTED_CODE:
+        root = PACKAGE_DIR / name
+        paths = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in paths:
+            if path.suffix in {".py", ".yaml", ".json"} and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+                digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
 def run_key(cfg: DictConfig, data_digest: str = "") -> str:
     """A digest of what the run computes: the config (less runtime-only keys), the data it
-    reads (``data_digest``) and the library's code. A sweep resumed with the same three
+    reads (``data_digest``) and the library code it executes (``library_digest``). A sweep resumed with the same three
     skips the run; a change to any of them runs it again."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
@@ -122,15 +174,45 @@ def find_completed_run(client: MlflowClient, exp_id: str, key: str) -> Any | Non
     return None
 
 
-class JobRun:
-    """One training job's MLflow run: metrics are buffered per call into one batch write."""
+def find_resumable_run(client: MlflowClient, exp_id: str, key: str) -> Any | None:
+    """The newest run with this ``run_key`` that was interrupted (still RUNNING after a kill,
+    KILLED, or FAILED without diverging): a run a checkpoint may continue."""
+    runs = client.search_runs(
+        [exp_id],
+        filter_string=f"tags.run_key = '{key}' and tags.run_kind = 'job'",
+        order_by=["attributes.start_time DESC"],
+    )
+    for run in runs:
+        if (
+            run.info.status in ("RUNNING", "KILLED", "FAILED")
+            and run.data.tags.get("diverged") != "true"
+        ):
+            return run
+    return None
 
-    def __init__(self, client: MlflowClient, run_id: str) -> None:
+
+def last_logged_step(client: MlflowClient, run_id: str) -> int:
+    """The largest step any metric of the run was logged at (-1: none)."""
+    run = client.get_run(run_id)
+    steps = [m.step for key in run.data.metrics for m in client.get_metric_history(run_id, key)]
+    return max(steps, default=-1)
+
+
+class JobRun:
+    """One training job's MLflow run: metrics are buffered per call into one batch write.
+
+    A resumed run drops the curve points it logged before it was killed (``after_step``): the
+    resumed trajectory is the same, so they would only be duplicates."""
+
+    def __init__(self, client: MlflowClient, run_id: str, after_step: int = -1) -> None:
         self.client = client
         self.run_id = run_id
+        self.after_step = after_step
         self.status = "FINISHED"  # set to "FAILED" for a diverged run
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        if step <= self.after_step:
+            return
         stamp = _now_ms()
         batch = [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
         self.client.log_batch(self.run_id, metrics=batch)
@@ -150,9 +232,25 @@ def job_run(
     cfg: DictConfig,
     tags: Mapping[str, str],
     run_name: str,
+    resume_run_id: str | None = None,
 ) -> Iterator[JobRun]:
     """Start a job run (child of the sweep's parent run when there is one), log its params,
-    tags and resolved config; on an exception the run ends FAILED with the reason as a tag."""
+    tags and resolved config; on an exception the run ends FAILED with the reason as a tag.
+
+    ``resume_run_id``: continue that run instead (same run id; its params and config are
+    already logged; curve points up to its last logged step are not logged again)."""
+    if resume_run_id is not None:
+        client.update_run(resume_run_id, status="RUNNING")
+        job = JobRun(client, resume_run_id, after_step=last_logged_step(client, resume_run_id))
+        job.set_tags({"resumed": "true"})
+        try:
+            yield job
+            client.set_terminated(job.run_id, status=job.status)
+        except BaseException as error:
+            job.set_tags({"failure_reason": f"{type(error).__name__}: {error}"[:5000]})
+            client.set_terminated(job.run_id, status="FAILED")
+            raise
+        return
     all_tags = {"run_kind": "job", MLFLOW_RUN_NAME: run_name, **tags}
     parent = os.environ.get(PARENT_RUN_ENV)
     if parent:

@@ -8,9 +8,10 @@ from omegaconf import DictConfig
 
 from momentum_repro.data.rnn_tasks import Batch, get_task, training_generator
 from momentum_repro.models.rnn import evaluate_rnn
+from momentum_repro.training.loop import FitResult, result, train_for_updates
+from momentum_repro.training.modules.base import MetricSink
+from momentum_repro.training.modules.rnn import RNNModule, TaskStream
 from momentum_repro.training.optimizers import optimizer_factory
-from momentum_repro.training.rnn_module import RNNModule, TaskStream
-from momentum_repro.training.trainer import FitResult, MetricSink, result, train_for_updates
 
 CURVE_BATCH_SEED_OFFSET = 10_000  # the fixed training batch of the train_loss curve
 

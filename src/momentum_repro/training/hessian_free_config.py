@@ -23,9 +23,9 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import Tensor, nn
 
+from momentum_repro.errors import ConfigError
 from momentum_repro.optim.hessian_free import HessianFree, InverseTime, LinearRamp, Phase
 from momentum_repro.optim.schedule import momentum_schedule
-from momentum_repro.training.validate import ConfigError
 
 PHASE_VALUES = (
     "lr",

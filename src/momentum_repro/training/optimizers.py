@@ -10,7 +10,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor
 
-from momentum_repro.optim.schedule import momentum_schedule, rnn_momentum_schedule
+from momentum_repro.optim.schedule import (
+    momentum_schedule,
+    nesterov_schedule,
+    rnn_momentum_schedule,
+)
 from momentum_repro.training.hessian_free_config import hessian_free_settings
 
 
@@ -19,7 +23,10 @@ def schedule_from_config(cfg: DictConfig) -> Callable[[int], float]:
 
     Autoencoders: eq. (5) capped at mu_max, with Table 2's final phase. RNNs
     (``schedule.kind: rnn``, section 4): 0.9 for the first updates, then mu_0 = ``mu_max``.
+    ``schedule.kind: nesterov``: 1 - 3/(t + 5) capped at mu_max, with any data set.
     """
+    if cfg.schedule.get("kind") == "nesterov":
+        return partial(nesterov_schedule, mu_max=float(cfg.optimizer.mu_max))
     if cfg.schedule.get("kind") == "rnn":
         return partial(
             rnn_momentum_schedule,

@@ -6,27 +6,32 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from mlflow.tracking import MlflowClient
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
-from momentum_repro.data.sets import load_set
+from momentum_repro.data.sets import load_labelled_set, load_set
 from momentum_repro.tracking.mlflow_tracking import (
     experiment_id,
     find_completed_run,
+    find_resumable_run,
     git_commit,
     job_run,
     run_key,
+    store_root,
     tracking_uri,
 )
-from momentum_repro.training.fit import fit_autoencoder
+from momentum_repro.training.fit_autoencoder import fit_autoencoder
+from momentum_repro.training.fit_moons import fit_moons, with_epoch_updates
 from momentum_repro.training.fit_rnn import fit_rnn
+from momentum_repro.training.loop import CHECKPOINT, FitResult
+from momentum_repro.training.modules.rnn import load_eval_set
 from momentum_repro.training.progress import run_name
-from momentum_repro.training.rnn_module import load_eval_set
-from momentum_repro.training.trainer import FitResult
 from momentum_repro.training.validate import (
     validate_autoencoder,
     validate_optimizer,
@@ -35,12 +40,21 @@ from momentum_repro.training.validate import (
 )
 
 log = logging.getLogger(__name__)
+FINAL_WEIGHTS = "final_state_dict.pt"  # artifact: the model's state_dict after the last update
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: a SLURM job's allocation, not the whole node."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def torch_threads(setting: int | str, parallel_jobs: int = 1) -> int:
     """``auto``: the cores shared out between the jobs that run at once."""
     if setting == "auto":
-        return max(1, (os.cpu_count() or 1) // max(1, parallel_jobs))
+        return max(1, usable_cores() // max(1, parallel_jobs))
     threads = int(setting)
     if threads < 1:
         raise ValueError(f"trainer.threads must be >= 1 or 'auto', got {setting}")
@@ -62,6 +76,7 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
         "init_scale": f"{float(cfg.model.get('init_scale', 1.0)):g}",
         "profile": str(cfg.profile_name),
         **({"seq_len": str(cfg.data.seq_len)} if cfg.data.kind == "rnn" else {}),
+        **({"epochs": str(cfg.data.epochs)} if cfg.data.kind == "moons" else {}),
         "total_updates": str(cfg.trainer.total_updates),
         "schedule_period": str(cfg.schedule.period),
         "final_phase_updates": str(cfg.schedule.final_phase_updates),
@@ -78,9 +93,15 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
 def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
     """Validate, train and log one run; return a small summary (run id, status, errors)."""
     validate_problem(cfg)
+    if cfg.data.kind == "moons":  # counted in epochs: the update count follows from the set
+        moons = load_labelled_set(cfg.data.path)
+        cfg = with_epoch_updates(cfg, len(moons.labels))
     validate_optimizer(cfg)
     validate_training(cfg)
-    if cfg.data.kind == "rnn":
+    if cfg.data.kind == "moons":
+        data_meta = moons.meta
+        data_digest = hashlib.sha256(json.dumps(moons.meta, sort_keys=True).encode()).hexdigest()
+    elif cfg.data.kind == "rnn":
         eval_set = load_eval_set(cfg.data.eval_path)
         data_meta = {"source": "generated"}
         data_digest = hashlib.sha256(Path(cfg.data.eval_path).read_bytes()).hexdigest()
@@ -98,14 +119,34 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
         if done is not None:
             log.info("already done, skipping: %s (MLflow run %s)", run_name(cfg), done.info.run_id)
             return {"run_id": done.info.run_id, "status": done.info.status, "reused": True}
+    checkpoints = store_root() / str(cfg.trainer.checkpoint_dir) / key
+    with open_dict(cfg):
+        cfg.trainer.run_checkpoints = str(checkpoints)
+    resume_id = None
+    if cfg.tracking.resume and (checkpoints / CHECKPOINT).exists():
+        interrupted = find_resumable_run(client, exp_id, key)
+        resume_id = interrupted.info.run_id if interrupted is not None else None
     tags = run_tags(cfg, key, data_meta)
-    with job_run(client, exp_id, cfg, tags, run_name(cfg)) as job:
+    with job_run(client, exp_id, cfg, tags, run_name(cfg), resume_run_id=resume_id) as job:
         if cfg.data.kind == "rnn":
             result: FitResult = fit_rnn(cfg, eval_set, metric_sink=job.log_metrics)
+        elif cfg.data.kind == "moons":
+            result = fit_moons(
+                cfg,
+                moons,
+                metric_sink=job.log_metrics,
+                artifact_sink=lambda path: job.client.log_artifact(job.run_id, str(path)),
+            )
         else:
             result = fit_autoencoder(cfg, data, metric_sink=job.log_metrics)
         if result.final:
             job.log_metrics(result.final, result.updates_done)
+        if result.weights is not None:  # the trained model, loadable with load_state_dict
+            with tempfile.TemporaryDirectory() as tmp:
+                torch.save(result.weights, Path(tmp) / FINAL_WEIGHTS)
+                job.client.log_artifact(job.run_id, str(Path(tmp) / FINAL_WEIGHTS))
+        if not cfg.trainer.keep_checkpoints:
+            shutil.rmtree(checkpoints, ignore_errors=True)
         job.set_tags({"updates_done": str(result.updates_done), "seconds": f"{result.seconds:.1f}"})
         if result.diverged:
             job.status = "FAILED"
@@ -123,9 +164,17 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
 
 
 def parallel_jobs(hydra_cfg: Any) -> int:
-    """How many jobs the launcher runs at once (joblib's n_jobs; 1 for the basic launcher)."""
+    """How many jobs the launcher runs at once on this machine: joblib's n_jobs; submitit's
+    local launcher, the whole sweep (up to its array_parallelism); 1 for the basic launcher
+    and for SLURM (each job has its own allocation, counted by ``usable_cores``)."""
     launcher = hydra_cfg.get("launcher") or {}
-    if "joblib" not in str(launcher.get("_target_", "")):
+    target = str(launcher.get("_target_", ""))
+    if target.endswith("LocalLauncher"):  # submitit_local: every job of the sweep at once
+        jobs = int(os.environ.get("MOMENTUM_REPRO_SWEEP_JOBS", "1"))
+        return max(1, min(jobs, int(launcher.get("array_parallelism") or jobs)))
+    if "joblib" not in target:
         return 1
     n_jobs = int(launcher.get("n_jobs") or 1)
-    return os.cpu_count() or 1 if n_jobs < 0 else n_jobs
+    if n_jobs < 0:  # joblib: -1 is one job per core, -2 all cores but one, ...
+        return max(1, usable_cores() + 1 + n_jobs)
+    return n_jobs

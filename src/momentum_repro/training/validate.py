@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from omegaconf import DictConfig
 
+from momentum_repro.errors import ConfigError
+from momentum_repro.training.hessian_free_config import validate_hessian_free
 
-class ConfigError(ValueError):
-    """A config value that is not allowed."""
-
-    def __init__(self, key: str, value: Any, allowed: str) -> None:
-        super().__init__(f"config error: {key}={value!r} is not allowed; {allowed}")
-        self.key = key
-        self.value = value
+__all__ = ["ConfigError", "validate_autoencoder", "validate_optimizer", "validate_training"]
 
 
 def _positive_int(cfg: DictConfig, key: str) -> None:
@@ -34,9 +29,6 @@ def validate_optimizer(cfg: DictConfig) -> None:
         if not isinstance(mu_max, int | float) or not 0.0 <= mu_max < 1.0:
             raise ConfigError("optimizer.mu_max", mu_max, "it must be in [0, 1) (0 is plain SGD)")
     if cfg.optimizer.get("kind") == "hessian_free":
-        # imported here: hessian_free_config builds on ConfigError from this module
-        from momentum_repro.training.hessian_free_config import validate_hessian_free
-
         validate_hessian_free(cfg)
 
 
@@ -58,6 +50,12 @@ def validate_training(cfg: DictConfig) -> None:
         )
     if not 0.0 <= cfg.schedule.final_mu < 1.0:
         raise ConfigError("schedule.final_mu", cfg.schedule.final_mu, "it must be in [0, 1)")
+    if final and cfg.schedule.get("kind") == "nesterov":  # it would be silently ignored
+        raise ConfigError(
+            "schedule.final_phase_updates",
+            final,
+            f"schedule.kind={cfg.schedule.kind} has no final phase: it must be 0",
+        )
 
 
 def validate_autoencoder(cfg: DictConfig, data_dim: int) -> None:
@@ -76,7 +74,8 @@ def validate_autoencoder(cfg: DictConfig, data_dim: int) -> None:
 
 
 def validate_problem(cfg: DictConfig) -> None:
-    """An RNN problem needs the RNN model and schedule (experiment=rnn sets both)."""
+    """An RNN problem needs the RNN model and schedule (experiment=rnn sets both); the
+    two-moons problem its classifier (experiment=moons)."""
     if cfg.data.kind == "rnn":
         target = str(cfg.model.get("_target_", ""))
         if "rnn" not in target or cfg.schedule.get("kind") != "rnn":
@@ -85,5 +84,12 @@ def validate_problem(cfg: DictConfig) -> None:
                 cfg.data.name,
                 "an RNN problem trains with model=rnn schedule=rnn: add experiment=rnn",
             )
+    elif cfg.data.kind == "moons":
+        if "classifier" not in str(cfg.model.get("_target_", "")):
+            raise ConfigError(
+                "data",
+                cfg.data.name,
+                "the two-moons problem trains with model=moons: add experiment=moons",
+            )
     elif cfg.data.kind != "autoencoder":
-        raise ConfigError("data.kind", cfg.data.kind, "it must be autoencoder or rnn")
+        raise ConfigError("data.kind", cfg.data.kind, "it must be autoencoder, rnn or moons")

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from momentum_repro.data.rnn_tasks import Batch, RNNTask, training_stream
 from momentum_repro.models.rnn import TanhRNN, batch_tensors, evaluate_rnn, task_loss
-from momentum_repro.training.trainer import GuardedModule, MetricSink, OptimizerFactory
+from momentum_repro.training.modules.base import GuardedModule, MetricSink, OptimizerFactory
 
 
 class TaskStream:
@@ -22,9 +22,17 @@ class TaskStream:
 
     def __init__(self, task: RNNTask, T: int, batch_size: int, seed: int, dtype: torch.dtype):
         self.task, self.T, self.batch_size, self.seed, self.dtype = task, T, batch_size, seed, dtype
+        self.skipped = 0
+
+    def skip(self, batches: int) -> None:
+        """Continue after ``batches`` batches (a resumed run): they are drawn and dropped."""
+        self.skipped = batches
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
-        for batch in training_stream(self.task, self.T, self.batch_size, self.seed):
+        stream = training_stream(self.task, self.T, self.batch_size, self.seed)
+        for _ in range(self.skipped):
+            next(stream)
+        for batch in stream:
             inputs, targets, mask, valid = batch_tensors(batch, self.dtype, "cpu")
             yield (inputs, targets, mask) if valid is None else (inputs, targets, mask, valid)
 
@@ -52,9 +60,6 @@ class RNNModule(GuardedModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.model.trainable_parameters())
 
-    def on_train_start(self) -> None:
-        self.log_curve(0)
-
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         inputs, targets, mask, *rest = batch
         valid = rest[0] if rest else None
@@ -62,7 +67,9 @@ class RNNModule(GuardedModule):
 
         def closure() -> Tensor:
             optimizer.zero_grad()
-            loss = task_loss(self.task, self.model(inputs, valid), targets, mask)
+            # summed over the minibatch, the scale of the paper's learning rates (task_loss)
+            outputs = self.model(inputs, valid)
+            loss = task_loss(self.task, outputs, targets, mask, reduction="sum")
             self.manual_backward(loss)
             if self.clip_grad_norm is not None:  # off by default: the paper mentions none
                 torch.nn.utils.clip_grad_norm_(
@@ -71,14 +78,6 @@ class RNNModule(GuardedModule):
             return loss
 
         return optimizer.step(closure=closure)
-
-    def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        updates = self.trainer.global_step
-        if self.stop_if_not_finite(loss, updates):
-            return
-        if updates % self.log_every == 0:
-            self.log_curve(updates)
 
     @torch.no_grad()
     def log_curve(self, updates: int) -> None:

@@ -10,27 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig
 from torch import Tensor
 
-from momentum_repro.data.sets import DataSet
-from momentum_repro.models.autoencoder import DeepAutoencoder, final_errors, squared_error
+from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
 from momentum_repro.optim.hessian_free import HessianFree
-from momentum_repro.training.batches import evenly_spaced
-from momentum_repro.training.hessian_free_config import validate_hessian_free
-from momentum_repro.training.optimizers import optimizer_factory
-from momentum_repro.training.trainer import (
-    FitResult,
-    GuardedModule,
-    MetricSink,
-    OptimizerFactory,
-    result,
-    train_for_updates,
-)
-from momentum_repro.training.validate import validate_autoencoder
+from momentum_repro.training.modules.base import GuardedModule, MetricSink, OptimizerFactory
 
 
 class UpdateCounter:
@@ -38,12 +23,17 @@ class UpdateCounter:
 
     def __init__(self, total_updates: int) -> None:
         self.total_updates = total_updates
+        self.start = 0
 
     def __len__(self) -> int:
         return self.total_updates
 
+    def skip(self, updates: int) -> None:
+        """Continue at update ``updates`` (a resumed run)."""
+        self.start = updates
+
     def __iter__(self) -> Iterator[Tensor]:
-        return (torch.tensor(t) for t in range(self.total_updates))
+        return (torch.tensor(t) for t in range(self.start, self.total_updates))
 
 
 class HessianFreeModule(GuardedModule):
@@ -77,20 +67,14 @@ class HessianFreeModule(GuardedModule):
         self.hessian_free = optimizer
         return optimizer
 
-    def on_train_start(self) -> None:
+    def on_fit_start(self) -> None:
         self.train_data = self.train_data.to(self.device)
         self.curve_data = self.curve_data.to(self.device)
-        self.log_curve(0)
 
-    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        """One HF update; its loss (at the start of the update) for the divergence guard."""
         self.last_stats = self.optimizers().step(data=self.train_data)
-
-    def on_train_batch_end(self, outputs: object, batch: Tensor, batch_idx: int) -> None:
-        updates = self.trainer.global_step
-        if self.stop_if_not_finite(self.last_stats["loss"], updates):
-            return
-        if updates % self.log_every == 0:
-            self.log_curve(updates)
+        return torch.as_tensor(float(self.last_stats["loss"]))
 
     def log_curve(self, updates: int) -> None:
         """train_error at the current parameters, and the settings of the last update."""
@@ -106,41 +90,3 @@ class HessianFreeModule(GuardedModule):
             first = self.hessian_free.settings(0)
             metrics |= {"damping": self.hessian_free.damping, "lr": first.lr, "mu": first.cg_decay}
         self.report({k: float(v) for k, v in metrics.items()}, updates)
-
-
-def fit_hessian_free(
-    cfg: DictConfig, data: DataSet, metric_sink: MetricSink | None = None
-) -> FitResult:
-    """Train the configured autoencoder with HF for ``trainer.total_updates`` updates.
-
-    Same result as ``fit_autoencoder`` (``final_train_error``, ``final_test_error``), plus
-    ``total_cg_iterations``.
-    """
-    validate_autoencoder(cfg, data.dim)
-    validate_hessian_free(cfg)
-    torch.manual_seed(cfg.seed)
-    dtype = getattr(torch, cfg.trainer.precision)
-    train = torch.from_numpy(np.array(data.train)).to(dtype)
-    test = torch.from_numpy(np.array(data.test)).to(dtype)
-    model = instantiate(cfg.model, seed=cfg.seed).to(dtype)
-    build = optimizer_factory(cfg)
-    total = int(cfg.trainer.total_updates)
-    module = HessianFreeModule(
-        model,
-        lambda params: build(params, model=model),
-        train_data=train,
-        curve_data=evenly_spaced(train, int(cfg.trainer.curve_cases)),
-        # HF runs far fewer updates than first-order runs: at least 20 points on the curve
-        log_every=max(1, min(int(cfg.trainer.log_every), total // 20)),
-        metric_sink=metric_sink,
-    )
-    updates, seconds = train_for_updates(cfg, module, UpdateCounter(total))
-    return result(
-        module,
-        updates,
-        seconds,
-        lambda: {
-            **final_errors(model, train, test),
-            "total_cg_iterations": float(module.hessian_free.total_cg_iterations),
-        },
-    )

@@ -69,7 +69,7 @@ def multirun_overrides(
         raise ValueError(f"params.yaml: launcher={launcher!r}; choose one of {sorted(LAUNCHERS)}")
     data = sweep["data"] if isinstance(sweep["data"], list) else [sweep["data"]]
     grids = ",".join(
-        "[" + ",".join(f"'{o}'" for o in grid) + "]" for grid in sweep_grids(sweep, conf_dir)
+        "[" + ",".join(f'"{o}"' for o in grid) + "]" for grid in sweep_grids(sweep, conf_dir)
     )
     return [
         *([f"experiment={sweep['experiment']}"] if "experiment" in sweep else []),

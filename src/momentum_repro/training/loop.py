@@ -1,4 +1,4 @@
-"""What every kind of run shares: the Lightning Trainer, the divergence guard, the result.
+"""The one training loop every kind of run goes through: the Lightning Trainer, checkpoints, the result.
 
 A run is trained for a fixed number of parameter updates; a run whose loss or error becomes
 NaN or infinite stops and is a result (diverged), never a crash of the sweep.
@@ -14,17 +14,20 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
+from pytorch_lightning.callbacks import ModelCheckpoint
 from torch import Tensor
 
 from momentum_repro.models.denormals import flush_denormals
-from momentum_repro.training.progress import RunProgress, run_name
+from momentum_repro.training.callbacks import CurveLogger, DivergenceGuard, RunProgress
+from momentum_repro.training.modules.base import GuardedModule
+from momentum_repro.training.progress import run_name
 
-OptimizerFactory = Callable[[Iterable[Tensor]], torch.optim.Optimizer]
-MetricSink = Callable[[dict[str, float], int], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,46 +39,7 @@ class FitResult:
     diverged: bool = False
     failure_reason: str | None = None
     final: dict[str, float] = field(default_factory=dict)
-
-
-class GuardedModule(pl.LightningModule):
-    """What every training module shares: a model, an optimizer factory, a metric sink
-    called every ``log_every`` updates, manual optimization (each optimizer's own
-    ``step(closure)``; NAG needs the closure at its look-ahead point), and a stop at the
-    first non-finite loss or error."""
-
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        optimizer_factory: OptimizerFactory,
-        log_every: int = 100,
-        metric_sink: MetricSink | None = None,
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.optimizer_factory = optimizer_factory
-        self.log_every = log_every
-        self.metric_sink = metric_sink
-        self.diverged_at: int | None = None
-        self.latest_metrics: dict[str, float] = {}  # the last curve point (for progress lines)
-        self.automatic_optimization = False
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.model.parameters())
-
-    def report(self, metrics: dict[str, float], updates: int) -> None:
-        """One point of the run's curves: kept for progress lines, sent to the metric sink."""
-        self.latest_metrics = metrics
-        if self.metric_sink is not None:
-            self.metric_sink(metrics, updates)
-
-    def stop_if_not_finite(self, value: float | Tensor | None, updates: int) -> bool:
-        """Stop the run (recording where) when ``value`` is NaN or infinite; True if stopped."""
-        finite = value is not None and math.isfinite(float(value))
-        if not finite:
-            self.diverged_at = updates
-            self.trainer.should_stop = True
-        return not finite
+    weights: dict[str, Tensor] | None = None  # the model's final state_dict (CPU), logged
 
 
 def quiet_lightning() -> None:
@@ -93,11 +57,30 @@ def progress_bar_enabled(setting: str | bool) -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+CHECKPOINT = "last.ckpt"
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The update count a checkpoint was saved at; None for an unreadable file."""
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=False)["global_step"])
+    except Exception as error:  # a damaged file: train from the start rather than crash
+        log.warning("checkpoint %s is unreadable (%s); training from update 0", path, error)
+        return None
+
+
 def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) -> tuple[int, float]:
     """Fit ``module`` for ``trainer.total_updates`` updates; (updates done, seconds).
 
     Every kind of run (autoencoder, RNN, HF) starts here, so this is where the CPU's
     flush-to-zero mode is set from ``trainer.flush_denormal`` (see models/denormals.py).
+
+    With ``trainer.checkpoint_every`` > 0 and a run folder ``trainer.run_checkpoints`` (set
+    by ``run_job``: one per resume key), Lightning's ``ModelCheckpoint`` writes
+    ``last.ckpt`` every that many updates (model, optimizer state with the velocity and the
+    schedule position, loop counters, the module's snapshots); a run started again finds it
+    and continues from there (``trainer.fit(ckpt_path=...)``), the data streams skipping the
+    batches already trained on, so it ends exactly where an uninterrupted run ends.
     """
     flush_denormals(bool(cfg.trainer.flush_denormal))
     quiet_lightning()
@@ -108,21 +91,42 @@ def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) ->
         every_seconds=float(cfg.trainer.heartbeat_seconds),
         bar=progress_bar_enabled(cfg.trainer.progress_bar),
     )
+    callbacks: list[pl.Callback] = [DivergenceGuard(), CurveLogger(module.log_every), progress]
+    every = int(cfg.trainer.get("checkpoint_every") or 0)
+    folder = cfg.trainer.get("run_checkpoints")
+    resume_from = None
+    if every > 0 and folder:
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=folder,
+                filename=Path(CHECKPOINT).stem,
+                every_n_train_steps=every,
+                save_top_k=1,
+                enable_version_counter=False,  # overwrite last.ckpt (saved atomically)
+                save_on_train_epoch_end=False,
+            )
+        )
+        last = Path(folder) / CHECKPOINT
+        step = checkpoint_step(last) if last.exists() else None
+        if step is not None:
+            data.skip(step)  # type: ignore[attr-defined]
+            resume_from = str(last)
+            log.info("%s: resuming from update %d (%s)", run_name(cfg), step, last)
     trainer = pl.Trainer(
         max_steps=total,
         max_epochs=-1,
         accelerator=cfg.trainer.accelerator,
         devices=1,
         logger=False,
-        enable_checkpointing=False,
+        enable_checkpointing=len(callbacks) > 3,
         enable_model_summary=False,
         enable_progress_bar=False,  # RunProgress: one bar over the whole run, not per epoch
-        callbacks=[progress],
+        callbacks=callbacks,
         num_sanity_val_steps=0,
         limit_val_batches=0,
     )
     start = time.perf_counter()
-    trainer.fit(module, train_dataloaders=data)
+    trainer.fit(module, train_dataloaders=data, ckpt_path=resume_from)
     return trainer.global_step, time.perf_counter() - start
 
 
@@ -136,4 +140,5 @@ def result(
     metrics = final()
     if not all(math.isfinite(v) for v in metrics.values()):
         return FitResult(updates, seconds, True, "diverged: a final metric is not finite", metrics)
-    return FitResult(updates, seconds, final=metrics)
+    weights = {k: v.detach().cpu().clone() for k, v in module.model.state_dict().items()}
+    return FitResult(updates, seconds, final=metrics, weights=weights)

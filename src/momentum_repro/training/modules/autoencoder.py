@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
-from momentum_repro.training.trainer import GuardedModule, MetricSink, OptimizerFactory
+from momentum_repro.training.modules.base import GuardedModule, MetricSink, OptimizerFactory
 
 
 class AutoencoderModule(GuardedModule):
@@ -35,14 +35,12 @@ class AutoencoderModule(GuardedModule):
         self.curve_data = curve_data
         self.snapshot_at = snapshot_at
         self.full_train_data = full_train_data
-        self.snapshots: dict[str, float] = {}
 
-    def on_train_start(self) -> None:
+    def on_fit_start(self) -> None:
         # evaluation data lives where the model does (a GPU run moves it once, here)
         self.curve_data = self.curve_data.to(self.device)
         if self.full_train_data is not None:
             self.full_train_data = self.full_train_data.to(self.device)
-        self.log_curve(0)
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         optimizer = self.optimizers()
@@ -55,16 +53,10 @@ class AutoencoderModule(GuardedModule):
 
         return optimizer.step(closure=closure)
 
-    def on_train_batch_end(self, outputs: object, batch: Tensor, batch_idx: int) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        updates = self.trainer.global_step
-        if self.stop_if_not_finite(loss, updates):
-            return
+    def after_update(self, updates: int) -> None:
         if self.snapshot_at is not None and updates == self.snapshot_at:
             data = self.full_train_data if self.full_train_data is not None else self.curve_data
             self.snapshots["train_error_before_final_phase"] = squared_error(self.model, data)
-        if updates % self.log_every == 0:
-            self.log_curve(updates)
 
     def log_curve(self, updates: int) -> None:
         """Log train_error at the current parameters (theta_t), and mu and lr."""

@@ -11,12 +11,12 @@ from omegaconf import DictConfig
 
 from momentum_repro.data.sets import DataSet
 from momentum_repro.models.autoencoder import final_errors
-from momentum_repro.training.autoencoder_module import AutoencoderModule
 from momentum_repro.training.batches import InMemoryBatches, evenly_spaced
-from momentum_repro.training.hessian_free_module import fit_hessian_free
+from momentum_repro.training.fit_hessian_free import fit_hessian_free
+from momentum_repro.training.loop import FitResult, result, train_for_updates
+from momentum_repro.training.modules.autoencoder import AutoencoderModule
+from momentum_repro.training.modules.base import MetricSink
 from momentum_repro.training.optimizers import optimizer_factory
-from momentum_repro.training.trainer import FitResult, MetricSink, result, train_for_updates
-from momentum_repro.training.validate import validate_autoencoder
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,11 @@ log = logging.getLogger(__name__)
 def fit_autoencoder(
     cfg: DictConfig, data: DataSet, metric_sink: MetricSink | None = None
 ) -> FitResult:
-    """Train the configured autoencoder on ``data`` for ``trainer.total_updates`` updates."""
+    """Train the configured autoencoder on ``data`` for ``trainer.total_updates`` updates.
+
+    The config is checked once, by ``run_job`` (``training/validate.py``), before this runs."""
     if cfg.optimizer.get("kind") == "hessian_free":
         return fit_hessian_free(cfg, data, metric_sink)
-    validate_autoencoder(cfg, data.dim)
     torch.manual_seed(cfg.seed)
     dtype = getattr(torch, cfg.trainer.precision)
     train = torch.from_numpy(np.array(data.train)).to(dtype)

@@ -1,0 +1,1 @@
+"""Closed-form analysis of the paper's methods (NumPy only): CM and NAG on quadratics."""

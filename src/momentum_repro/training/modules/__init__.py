@@ -1,0 +1,1 @@
+"""The thin LightningModules: one per kind of run, on ``base.GuardedModule``."""

@@ -1,0 +1,126 @@
+"""Mid-run checkpoints: a killed run started again continues the same MLflow run from its
+last checkpoint and ends exactly where an uninterrupted run ends; a killed sweep skips its
+finished jobs and resumes the interrupted one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+UPDATES, EVERY = 240, 40
+
+
+def command(tmp_path: Path, store: str, data: Path, *overrides: str) -> list[str]:
+    return [
+        sys.executable,
+        str(ROOT / "pipelines" / "train.py"),
+        "-m",
+        "profile=tiny",
+        f"trainer.total_updates={UPDATES}",
+        f"trainer.checkpoint_every={EVERY}",
+        "trainer.threads=1",  # fixed threads: bit-identical float32 trajectories
+        "trainer.log_every=20",
+        "schedule.final_phase_updates=30",
+        f"data.path={data}",
+        f"tracking.uri=sqlite:///{tmp_path / store / 'mlflow.db'}",
+        f"tracking.artifact_root={tmp_path / store / 'mlartifacts'}",
+        f"hydra.sweep.dir={tmp_path / store / 'multirun'}",
+        "sweep_name=ckpt",
+        "optimizer=nag",
+        "optimizer.lr=0.01,0.005",  # 2 jobs, one after the other (basic launcher)
+        *overrides,
+    ]
+
+
+def env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+
+
+def job_runs(tmp_path: Path, store: str) -> list:
+    client = MlflowClient(f"sqlite:///{tmp_path / store / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("momentum-repro")
+    runs = client.search_runs([exp.experiment_id], filter_string="tags.run_kind = 'job'")
+    return sorted(runs, key=lambda r: float(r.data.tags["lr"]))
+
+
+def test_a_killed_sweep_resumes_its_interrupted_run_and_ends_as_an_uninterrupted_one(
+    tmp_path: Path, tiny_curves: Path
+) -> None:
+    (tmp_path / "ref").mkdir()
+    reference = subprocess.run(
+        command(tmp_path, "ref", tiny_curves),
+        cwd=tmp_path / "ref",
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.Popen(
+        command(tmp_path, "work", tiny_curves),
+        cwd=work,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    # job 0 (lr 0.01) finishes; kill job 1 (lr 0.005) once its second checkpoint is written
+    deadline = time.monotonic() + 300
+    seen: set[int] = set()
+    while time.monotonic() < deadline and len(seen) < 2 and proc.poll() is None:
+        for ckpt in (work / "checkpoints").glob("*/last.ckpt"):
+            runs = job_runs(tmp_path, "work") if (tmp_path / "work" / "mlflow.db").exists() else []
+            finished = [r for r in runs if r.info.status == "FINISHED"]
+            if len(finished) == 1:
+                try:
+                    step = torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
+                except Exception:  # being written
+                    continue
+                seen.add(int(step))
+        time.sleep(0.05)
+    assert len(seen) >= 2, f"no second checkpoint seen ({seen}); process ended: {proc.poll()}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = job_runs(tmp_path, "work")
+    assert [r.info.status for r in killed] == ["RUNNING", "FINISHED"]  # by lr: 0.005, 0.01
+
+    again = subprocess.run(
+        command(tmp_path, "work", tiny_curves),
+        cwd=work,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    out = again.stdout + again.stderr
+    assert "already done, skipping" in out and "resuming from update" in out
+
+    runs, ref_runs = job_runs(tmp_path, "work"), job_runs(tmp_path, "ref")
+    assert len(runs) == 2  # no duplicate child run
+    assert runs[0].info.run_id == killed[0].info.run_id  # the same MLflow run continued
+    for run, ref in zip(runs, ref_runs, strict=True):
+        assert run.info.status == "FINISHED"
+        for key in ("final_train_error", "final_test_error", "train_error_before_final_phase"):
+            assert run.data.metrics[key] == ref.data.metrics[key], key  # bit for bit
+    client = MlflowClient(f"sqlite:///{tmp_path / 'work' / 'mlflow.db'}")
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "train_error")]
+    assert steps == list(range(0, UPDATES + 1, 20))  # the curve continues, no duplicates
+    assert not list((work / "checkpoints").glob("*/last.ckpt"))  # removed once finished
+    artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
+    assert {"config.yaml", "final_state_dict.pt"} <= artifacts
