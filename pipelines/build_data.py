@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+import yaml
 
 from momentum_repro.data.build import BUILDERS, RawDataMissingError, build_set
 
@@ -15,7 +18,8 @@ def main() -> int:
     parser.add_argument("--params", default="params.yaml", help="DVC params file")
     args = parser.parse_args()
     try:
-        build_set(args.name, args.params)
+        data = (yaml.safe_load(Path(args.params).read_text()) or {}).get("data") or {}
+        build_set(args.name, data)
     except RawDataMissingError as err:  # the message says what is missing and what to do
         print(f"build_data {args.name}: {err}", file=sys.stderr)
         return 1

@@ -10,8 +10,10 @@ import argparse
 from pathlib import Path
 
 import yaml
+from mlflow.tracking import MlflowClient
 
 from momentum_repro.report.build import build_report
+from momentum_repro.report.tuning import tuning_sweeps
 from momentum_repro.tracking.mlflow_tracking import configured_store
 from momentum_repro.training.sweep_plan import sweep_name
 
@@ -27,6 +29,9 @@ def main() -> None:
         default=[],
         help="an MLflow sweep_name tag to report as it is (repeatable); alone, only these",
     )
+    parser.add_argument(
+        "--tuned", action="store_true", help="add every experiment=tune study (tuning.md)"
+    )
     args = parser.parse_args()
     params = yaml.safe_load(Path(args.params).read_text())
     sweeps = params.get("sweeps", {})
@@ -36,6 +41,8 @@ def main() -> None:
     named = args.names or ([] if args.sweep_name else list(sweeps))
     names = [sweep_name(n, params["profile"]) for n in named] + args.sweep_name
     uri, experiment = configured_store(Path(__file__).resolve().parents[1] / "conf")
+    if args.tuned:
+        names += tuning_sweeps(MlflowClient(uri), experiment)
     result = build_report(uri, experiment, names, Path(args.out))
     for kind in ("curves", "lr", "schedule"):  # DVC plots outs, present even with no runs yet
         (result.out_dir / "plots" / kind).mkdir(parents=True, exist_ok=True)

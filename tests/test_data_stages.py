@@ -50,14 +50,12 @@ def write_idx_gz(path: Path, values: np.ndarray) -> bytes:
     return raw
 
 
-def write_params(tmp_path: Path, source: str, raw: Path, **sets: dict) -> Path:
-    """A params.yaml with ``data.source``, ``data.raw`` and one section per set (out under tmp)."""
+def write_params(tmp_path: Path, source: str, raw: Path, **sets: dict) -> dict:
+    """The ``data`` params: ``source``, ``raw`` and one section per set (out under tmp)."""
     data: dict = {"source": source, "raw": str(raw)}
     for name, section in sets.items():
         data[name] = {"out": str(tmp_path / "sets" / name), **section}
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"data": data}))
-    return path
+    return data
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from momentum_repro.data.build import build_set
 from momentum_repro.data.moons import make_moons
@@ -82,10 +81,8 @@ def test_bad_arguments_are_named() -> None:
 def test_data_stage_builds_the_exercise_set_with_defaults(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"data": {"source": "rebuilt"}}))  # no data.moons section
     monkeypatch.chdir(tmp_path)
-    path = build_set("moons", params)
+    path = build_set("moons", {"source": "rebuilt"})  # no data.moons section
     assert path == Path("data/sets/moons")
     built = load_labelled_set(tmp_path / "data" / "sets" / "moons")
     X, y = make_moons(300, 0.2, 3)
@@ -96,10 +93,8 @@ def test_data_stage_builds_the_exercise_set_with_defaults(
 
 
 def test_data_stage_takes_params_over_defaults(tmp_path: Path) -> None:
-    params = tmp_path / "params.yaml"
     out = tmp_path / "m"
-    params.write_text(yaml.safe_dump({"data": {"moons": {"n_samples": 40, "out": str(out)}}}))
-    built = load_labelled_set(build_set("moons", params))
+    built = load_labelled_set(build_set("moons", {"moons": {"n_samples": 40, "out": str(out)}}))
     assert built.points.shape == (40, 2) and built.meta["noise"] == 0.2
 
 

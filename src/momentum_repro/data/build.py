@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,21 +62,11 @@ class RawDataMissingError(FileNotFoundError):
     """A raw file a builder needs is not in the raw folder; the message says how to get it."""
 
 
-def read_params(params_path: str | Path, section: str) -> dict[str, Any]:
-    """One section of the DVC params file's ``data`` mapping, with an error naming it if absent."""
-    params = yaml.safe_load(Path(params_path).read_text()) or {}
-    try:
-        return dict(params["data"][section])
-    except (KeyError, TypeError):
-        raise KeyError(f"{params_path} has no data.{section} section") from None
-
-
-def read_source(params_path: str | Path) -> tuple[str, Path]:
-    """``(data.source, data.raw)`` of the params file; source ``rebuilt`` if unset."""
-    data = (yaml.safe_load(Path(params_path).read_text()) or {}).get("data") or {}
+def data_source(data: Mapping[str, Any]) -> tuple[str, Path]:
+    """``(data.source, data.raw)`` of the params' ``data`` mapping; source ``rebuilt`` if unset."""
     source = data.get("source", "rebuilt")
     if source not in SOURCES:
-        raise ValueError(f"{params_path}: data.source={source!r}; choose one of {list(SOURCES)}")
+        raise ValueError(f"params: data.source={source!r}; choose one of {list(SOURCES)}")
     return source, Path(data.get("raw", DEFAULT_RAW_DIR))
 
 
@@ -230,19 +220,16 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def build_set(name: str, params_path: str | Path = "params.yaml") -> Path:
-    """Build ``data.<name>`` of the params file from ``data.source`` (see the module doc);
-    a set in :data:`DEFAULT_PARAMS` takes its defaults for keys the params file does not set."""
+def build_set(name: str, data: Mapping[str, Any]) -> Path:
+    """Build set ``name`` from ``data`` (the ``data`` mapping of the DVC params: ``source``,
+    ``raw`` and one section per set; the entry point reads the file, the library does not);
+    a set in :data:`DEFAULT_PARAMS` takes its defaults for keys the params do not set."""
     if name not in BUILDERS:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(BUILDERS)}")
-    source, raw_dir = read_source(params_path)
-    try:
-        params = read_params(params_path, name)
-    except KeyError:
-        if name not in DEFAULT_PARAMS:
-            raise
-        params = {}
-    params = {**DEFAULT_PARAMS.get(name, {}), **params}
+    source, raw_dir = data_source(data)
+    if name not in data and name not in DEFAULT_PARAMS:
+        raise KeyError(f"params have no data.{name} section")
+    params = {**DEFAULT_PARAMS.get(name, {}), **dict(data.get(name) or {})}
     path = BUILDERS[name](params, source, raw_dir)
     log.info("built %s (%s) at %s", name, source, path)
     print(f"built {name} ({source}) at {path}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
-from momentum_repro.report import claims, export, html, moons, plots, theory
+from momentum_repro.report import claims, export, html, moons, plots, theory, tuning
 from momentum_repro.report.paper import load_paper_numbers
 from momentum_repro.report.runs import (
     FINISHED,
@@ -243,6 +243,14 @@ def build_report(
         section_figures.update(moons_figures)
         files += saved
         summary["moons"] = {"final_train_accuracy": accuracy}
+
+    tuned = tuning.tuning_rows(records)  # experiment=tune studies among the report's sweeps
+    if tuned:
+        tuning_md = out_dir / "tuning.md"
+        tuning_md.write_text(tuning.markdown(tuned), encoding="utf-8")
+        files.append(tuning_md)
+        sections.append(html.section_html(tuning.HEADING, [], table=(tuning.COLUMNS, tuned)))
+        summary["tuning"] = [dict(zip(tuning.COLUMNS, row, strict=True)) for row in tuned]
 
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
