@@ -258,6 +258,7 @@ def small_curves(n: int = 500) -> torch.Tensor:
     return torch.from_numpy(generate_curves(n, seed=0))
 
 
+@pytest.mark.slow
 def test_hf_lowers_the_training_error_per_update_faster_than_sgd() -> None:
     x = small_curves(200)
     sizes, updates = [784, 50, 20, 6], 20

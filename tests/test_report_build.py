@@ -71,6 +71,9 @@ def rnn(client, exp_id, parent, dataset, method, mu, lr, seed, zero_one, *, seq_
     )  # fmt: skip
 
 
+pytestmark = pytest.mark.slow  # builds whole reports (figures): about 15 s
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")

@@ -41,6 +41,7 @@ def test_paragraph_numbers_come_from_the_analysis() -> None:
     assert "from about 0.0028 / 2.5e-05 / 2.5e-07 up to about 1.333" in text
 
 
+@pytest.mark.slow
 def test_every_report_has_the_figure_and_its_paragraph(tmp_path: Path) -> None:
     report = build_report(f"sqlite:///{tmp_path}/m.db", "none", ["no_runs"], tmp_path / "r")
     assert "quadratic_rates" in report.figures and "moons_costs" not in report.figures

@@ -47,12 +47,21 @@ def save_set(path: str | Path, train: np.ndarray, test: np.ndarray, meta: dict[s
         "n_test": int(test.shape[0]),
         "dim": int(train.shape[1]),
     }
+    arrays = {"train": (train, np.float32), "test": (test, np.float32)}
+    return write_set_dir(path, arrays, meta)
+
+
+def write_set_dir(
+    path: Path, arrays: dict[str, tuple[np.ndarray, Any]], meta: dict[str, Any]
+) -> Path:
+    """Write ``<name>.npy`` per array (in its dtype) and ``meta.json`` into a temporary
+    sibling folder, then rename it over ``path``: a crash never leaves half a set."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     tmp.chmod(0o755)
     try:
-        np.save(tmp / "train.npy", np.ascontiguousarray(train, dtype=np.float32))
-        np.save(tmp / "test.npy", np.ascontiguousarray(test, dtype=np.float32))
+        for name, (array, dtype) in arrays.items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array, dtype=dtype))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -146,18 +155,8 @@ def save_labelled_set(
             f"save_labelled_set: labels must have shape ({points.shape[0]},), got {labels.shape}"
         )
     meta = {**meta, "n_train": int(points.shape[0]), "n_test": 0, "dim": int(points.shape[1])}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    tmp.chmod(0o755)
-    try:
-        np.save(tmp / "points.npy", np.ascontiguousarray(points, dtype=np.float64))
-        np.save(tmp / "labels.npy", np.ascontiguousarray(labels, dtype=np.int64))
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_dir(tmp, path)
-    return path
+    arrays = {"points": (points, np.float64), "labels": (labels, np.int64)}
+    return write_set_dir(path, arrays, meta)
 
 
 def load_labelled_set(path: str | Path) -> LabelledSet:

@@ -41,10 +41,7 @@ class EMAMomentum(_Momentum):
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         beta = self.beta
         lr = self.param_groups[0]["lr"]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = self._loss_at_theta(closure)
         params, grads, velocities = self._tensors()
         torch._foreach_mul_(velocities, beta)
         torch._foreach_add_(velocities, grads, alpha=1.0 - beta)

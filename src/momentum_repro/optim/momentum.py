@@ -71,6 +71,13 @@ class _Momentum(torch.optim.Optimizer):
         velocities = [self.state[p]["velocity"] for p in params]
         return params, grads, velocities
 
+    def _loss_at_theta(self, closure: Callable[[], Tensor] | None) -> Tensor | None:
+        """The closure's loss (zero grads, loss, backward) at the current parameters."""
+        if closure is None:
+            return None
+        with torch.enable_grad():
+            return closure()
+
     def _advance(self, mu: float) -> None:
         self.last_mu = mu
         self.param_groups[0]["updates_done"] += 1
@@ -87,10 +94,7 @@ class ClassicalMomentum(_Momentum):
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         mu = self.mu(self.updates_done)
         lr = self.param_groups[0]["lr"]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = self._loss_at_theta(closure)
         params, grads, velocities = self._tensors()
         torch._foreach_mul_(velocities, mu)
         torch._foreach_add_(velocities, grads, alpha=-lr)
