@@ -95,7 +95,8 @@ def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) ->
     every = int(cfg.trainer.get("checkpoint_every") or 0)
     folder = cfg.trainer.get("run_checkpoints")
     resume_from = None
-    if every > 0 and folder:
+    checkpointing = every > 0 and bool(folder)
+    if checkpointing:
         callbacks.append(
             ModelCheckpoint(
                 dirpath=folder,
@@ -118,7 +119,7 @@ def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) ->
         accelerator=cfg.trainer.accelerator,
         devices=1,
         logger=False,
-        enable_checkpointing=len(callbacks) > 3,
+        enable_checkpointing=checkpointing,  # Lightning refuses a ModelCheckpoint otherwise
         enable_model_summary=False,
         enable_progress_bar=False,  # RunProgress: one bar over the whole run, not per epoch
         callbacks=callbacks,
