@@ -27,6 +27,14 @@ class Precision(StrEnum):
     float64 = "float64"
 
 
+class MatmulPrecision(StrEnum):
+    """``torch.set_float32_matmul_precision``: highest (exact float32), or high (TF32 on a
+    GPU that has it: faster, and different numbers, so an explicit opt-in, tagged)."""
+
+    highest = "highest"
+    high = "high"
+
+
 @dataclass
 class TrainerConfig:
     # the profile's update count for this kind of run; null: derived (moons: from epochs)
@@ -40,6 +48,7 @@ class TrainerConfig:
     accelerator: str = "cpu"  # cpu / gpu / auto (Lightning)
     precision: Precision = Precision.float32
     flush_denormal: bool = True  # float32 denormals to zero on the CPU (models/denormals.py)
+    matmul_precision: MatmulPrecision = MatmulPrecision.highest  # high: TF32 on a GPU
     clip_grad_norm: float | None = None  # RNNs: clip the gradient norm (the paper: none)
     checkpoint_every: int = 0  # save last.ckpt every N updates (0: off); a rerun resumes
     keep_checkpoints: bool = False  # keep the run's checkpoint folder once it finished

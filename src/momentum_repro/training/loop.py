@@ -57,6 +57,14 @@ def progress_bar_enabled(setting: str | bool) -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def set_numerics(cfg: DictConfig) -> None:
+    """The process-wide float modes a run asks for: denormals flushed to zero on the CPU
+    (``trainer.flush_denormal``), and float32 matmul precision (``trainer.matmul_precision``:
+    ``highest``, or ``high``, TF32 on a GPU that has it)."""
+    flush_denormals(bool(cfg.trainer.flush_denormal))
+    torch.set_float32_matmul_precision(str(cfg.trainer.get("matmul_precision", "highest")))
+
+
 CHECKPOINT = "last.ckpt"
 
 
@@ -73,7 +81,7 @@ def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) ->
     """Fit ``module`` for ``trainer.total_updates`` updates; (updates done, seconds).
 
     Every kind of run (autoencoder, RNN, HF) starts here, so this is where the CPU's
-    flush-to-zero mode is set from ``trainer.flush_denormal`` (see models/denormals.py).
+    flush-to-zero mode and the matmul precision are set (``set_numerics``).
 
     With ``trainer.checkpoint_every`` > 0 and a run folder ``trainer.run_checkpoints`` (set
     by ``run_job``: one per resume key), Lightning's ``ModelCheckpoint`` writes
@@ -82,7 +90,7 @@ def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) ->
     and continues from there (``trainer.fit(ckpt_path=...)``), the data streams skipping the
     batches already trained on, so it ends exactly where an uninterrupted run ends.
     """
-    flush_denormals(bool(cfg.trainer.flush_denormal))
+    set_numerics(cfg)
     quiet_lightning()
     total = int(cfg.trainer.total_updates)
     progress = RunProgress(

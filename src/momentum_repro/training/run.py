@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from momentum_repro.training.fit_moons import fit_moons, with_epoch_updates
 from momentum_repro.training.fit_rnn import fit_rnn
 from momentum_repro.training.loop import CHECKPOINT, FitResult
 from momentum_repro.training.modules.rnn import load_eval_set
+from momentum_repro.training.population.outcome import trained_members
 from momentum_repro.training.progress import run_name
 from momentum_repro.training.validate import (
     validate_autoencoder,
@@ -86,34 +88,63 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
         # sha256 of the raw files the set was built from (meta.json), shortened for the UI
         "data_inputs": json.dumps({k: v[:16] for k, v in data_meta.get("inputs", {}).items()}),
         "flush_denormal": str(bool(cfg.trainer.flush_denormal)).lower(),
+        "matmul_precision": str(cfg.trainer.matmul_precision),
         "diverged": "false",
     }
 
 
-def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
-    """Validate, train and log one run; return a small summary (run id, status, errors)."""
+@dataclass
+class RunPlan:
+    """A validated run, ready to train: its config, data, resume key and tags' inputs."""
+
+    cfg: DictConfig
+    data: Any  # DataSet (autoencoders), Batch (the RNN evaluation set) or LabelledSet (moons)
+    data_meta: dict[str, Any]
+    key: str
+
+
+def plan_run(cfg: DictConfig, loaded: dict[str, Any] | None = None) -> RunPlan:
+    """Validate ``cfg`` once, load its data and compute its resume key (``run_key``).
+
+    ``loaded``: data already read, by path (a population of runs reads a set once)."""
+    loaded = {} if loaded is None else loaded
+
+    def load(path: str, reader: Any) -> Any:
+        if path not in loaded:
+            loaded[path] = reader(path)
+        return loaded[path]
+
     validate_problem(cfg)
     if cfg.data.kind == "moons":  # counted in epochs: the update count follows from the set
-        moons = load_labelled_set(cfg.data.path)
+        moons = load(cfg.data.path, load_labelled_set)
         cfg = with_epoch_updates(cfg, len(moons.labels))
     validate_optimizer(cfg)
     validate_training(cfg)
     if cfg.data.kind == "moons":
-        data_meta = moons.meta
+        data, data_meta = moons, moons.meta
         data_digest = hashlib.sha256(json.dumps(moons.meta, sort_keys=True).encode()).hexdigest()
     elif cfg.data.kind == "rnn":
-        eval_set = load_eval_set(cfg.data.eval_path)
+        data = load(cfg.data.eval_path, load_eval_set)
         data_meta = {"source": "generated"}
         data_digest = hashlib.sha256(Path(cfg.data.eval_path).read_bytes()).hexdigest()
     else:
-        data = load_set(cfg.data.path)
+        data = load(cfg.data.path, load_set)
         validate_autoencoder(cfg, data.dim)
         data_meta = data.meta
         data_digest = hashlib.sha256(json.dumps(data.meta, sort_keys=True).encode()).hexdigest()
+    return RunPlan(cfg, data, data_meta, run_key(cfg, data_digest))
+
+
+def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
+    """Validate, train and log one run; return a small summary (run id, status, errors).
+
+    A run a population has trained (``hydra/launcher=population``) is logged from its
+    result here, through the same MLflow path as one trained alone."""
+    plan = plan_run(cfg)
+    cfg, key = plan.cfg, plan.key
     torch.set_num_threads(torch_threads(cfg.trainer.threads, parallel_jobs))
     client = MlflowClient(tracking_uri(cfg.tracking.uri))
     exp_id = experiment_id(client, cfg.tracking.experiment, cfg.tracking.artifact_root)
-    key = run_key(cfg, data_digest)
     if cfg.tracking.resume:
         done = find_completed_run(client, exp_id, key)
         if done is not None:
@@ -126,19 +157,24 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
     if cfg.tracking.resume and (checkpoints / CHECKPOINT).exists():
         interrupted = find_resumable_run(client, exp_id, key)
         resume_id = interrupted.info.run_id if interrupted is not None else None
-    tags = run_tags(cfg, key, data_meta)
+    tags = run_tags(cfg, key, plan.data_meta)
+    trained = trained_members.pop(key, None)
+    if trained is not None:
+        tags["population_members"] = str(trained.members)
     with job_run(client, exp_id, cfg, tags, run_name(cfg), resume_run_id=resume_id) as job:
-        if cfg.data.kind == "rnn":
-            result: FitResult = fit_rnn(cfg, eval_set, metric_sink=job.log_metrics)
+        if trained is not None:  # trained as a member of a population: log what it did
+            result = trained.replay(job.log_metrics)
+        elif cfg.data.kind == "rnn":
+            result: FitResult = fit_rnn(cfg, plan.data, metric_sink=job.log_metrics)
         elif cfg.data.kind == "moons":
             result = fit_moons(
                 cfg,
-                moons,
+                plan.data,
                 metric_sink=job.log_metrics,
                 artifact_sink=lambda path: job.client.log_artifact(job.run_id, str(path)),
             )
         else:
-            result = fit_autoencoder(cfg, data, metric_sink=job.log_metrics)
+            result = fit_autoencoder(cfg, plan.data, metric_sink=job.log_metrics)
         if result.final:
             job.log_metrics(result.final, result.updates_done)
         if result.weights is not None:  # the trained model, loadable with load_state_dict

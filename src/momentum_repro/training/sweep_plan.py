@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from momentum_repro.tracking.mlflow_tracking import tracking_uri
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
-LAUNCHERS = ("basic", "joblib")
+LAUNCHERS = ("basic", "joblib", "population")
 
 
 def _values(values: list[Any]) -> str:

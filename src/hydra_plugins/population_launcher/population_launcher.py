@@ -1,0 +1,111 @@
+"""``hydra/launcher=population``: a multirun's jobs trained as populations, then logged as jobs.
+
+    python pipelines/train.py -m hydra/launcher=population optimizer=cm,nag,sgd \\
+        optimizer.mu_max=0.9,0.99 optimizer.lr=0.01,0.005 profile=tiny
+
+The launcher composes every job's config, groups the jobs that can share a population (same
+data, architecture, trainer, update count and profile; CM, NAG and SGD members mixed, any lr,
+mu_max and seed) and trains each group as one stacked model, up to ``max_members`` members a
+population (a larger group is split evenly). Then it runs every job as Hydra's basic launcher
+does: a population member's job logs the run its population trained (the same MLflow run,
+tags, curves, config and ``run_key`` as the solo run of that config), and a job with no
+population form (Hessian-free, a ``torch.optim`` optimizer, a lone member) trains alone, in
+this process, on all cores. A job already finished in MLflow is skipped, as always.
+
+Hydra finds the launcher by its namespace-package rule (``hydra_plugins.*``).
+"""
+
+# No ``from __future__ import annotations``: see momentum_repro_sweeper/grids_sweeper.py.
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence  # noqa: UP035
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, open_dict, read_write
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PopulationLauncherConf:
+    _target_: str = "hydra_plugins.population_launcher.population_launcher.PopulationLauncher"
+    max_members: int = 32  # members per population; a larger group is split evenly
+
+
+ConfigStore.instance().store(
+    group="hydra/launcher",
+    name="population",
+    node=PopulationLauncherConf,
+    provider="momentum_repro",
+)
+
+
+class PopulationLauncher(Launcher):
+    def __init__(self, max_members: int = 32) -> None:
+        super().__init__()
+        if max_members < 1:
+            raise ValueError(f"hydra.launcher.max_members must be >= 1, got {max_members}")
+        self.max_members = max_members
+        self.config: Optional[DictConfig] = None  # noqa: UP045
+        self.task_function: Optional[TaskFunction] = None  # noqa: UP045
+        self.hydra_context: Optional[HydraContext] = None  # noqa: UP045
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        # imported here: torch and the training code load only when a sweep launches
+        from momentum_repro.training.population.launch import train_populations
+
+        setup_globals()
+        assert self.hydra_context is not None
+        assert self.config is not None
+        assert self.task_function is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        log.info(f"Launching {len(job_overrides)} jobs as populations")
+        sweep_configs = []
+        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+            sweep_config = self.hydra_context.config_loader.load_sweep_config(
+                self.config, list(overrides)
+            )
+            with open_dict(sweep_config):
+                sweep_config.hydra.job.id = idx
+                sweep_config.hydra.job.num = idx
+            sweep_configs.append(sweep_config)
+        train_populations([_task_config(c) for c in sweep_configs], self.max_members)
+        runs: List[JobReturn] = []  # noqa: UP006
+        for sweep_config in sweep_configs:
+            runs.append(
+                run_job(
+                    hydra_context=self.hydra_context,
+                    task_function=self.task_function,
+                    config=sweep_config,
+                    job_dir_key="hydra.sweep.dir",
+                    job_subdir_key="hydra.sweep.subdir",
+                )
+            )
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return runs
+
+
+def _task_config(sweep_config: DictConfig) -> DictConfig:
+    """The config the task function gets for this job (Hydra's ``run_job``: less ``hydra``)."""
+    HydraConfig.instance().set_config(sweep_config)
+    task_config = copy.deepcopy(sweep_config)
+    with read_write(task_config), open_dict(task_config):
+        del task_config["hydra"]
+    return task_config

@@ -1,0 +1,99 @@
+"""CM, NAG and SGD for every member of a population at once, each with its own lr and mu_t.
+
+Member k follows its solo optimizer (``optim/momentum.py``) exactly:
+    NAG: theta <- theta + mu v  (the look-ahead, where the gradient g is taken);
+         v <- mu v - lr g;  theta <- theta - lr g
+    CM:  (gradient at theta)  v <- mu v - lr g;  theta <- theta + v
+    SGD: CM with mu = 0.
+A member's mu_t comes from its own solo optimizer (``mu(t)``: eq. (5) capped at its mu_max,
+its final phase, or the RNN warm-up). A frozen member (diverged) is updated no more: its lr
+and mu are 0 and its gradient is replaced by 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+MomentumSchedule = Callable[[int], float]
+
+
+def _per_member(values: Tensor, like: Tensor) -> Tensor:
+    """(K,) values shaped to broadcast over a stacked parameter (K, ...)."""
+    return values.view(-1, *([1] * (like.dim() - 1)))
+
+
+class PopulationMomentum:
+    """The update of a population's stacked parameters.
+
+    ``trainable[i]``: (K,) bool, whether member k trains parameter i (the RNN's "biases"
+    baseline trains only the output biases); None: every member trains every parameter.
+    """
+
+    def __init__(
+        self,
+        params: Sequence[Tensor],
+        lrs: Sequence[float],
+        schedules: Sequence[MomentumSchedule],
+        nesterov: Sequence[bool],
+        trainable: Sequence[Tensor] | None = None,
+    ) -> None:
+        self.params = list(params)
+        size = self.params[0].shape[0]
+        if not len(lrs) == len(schedules) == len(nesterov) == size:
+            raise ValueError(
+                f"PopulationMomentum: {size} members, but {len(lrs)} lrs, "
+                f"{len(schedules)} schedules and {len(nesterov)} nesterov flags"
+            )
+        like = self.params[0]
+        self.lrs = torch.tensor(list(lrs), dtype=like.dtype, device=like.device)
+        self.schedules = list(schedules)
+        self.nesterov = torch.tensor(list(nesterov), device=like.device)
+        self.active = torch.ones(size, dtype=torch.bool, device=like.device)
+        self.trainable = (
+            [torch.ones(size, dtype=torch.bool, device=like.device) for _ in self.params]
+            if trainable is None
+            else [t.to(like.device) for t in trainable]
+        )
+        self.velocities = [torch.zeros_like(p) for p in self.params]
+        self.updates_done = 0
+        self.last_mu = self.mus(0)
+
+    def mus(self, t: int) -> Tensor:
+        """Every member's mu_t (K,); 0 for a frozen member."""
+        mu = torch.tensor([s(t) for s in self.schedules], dtype=self.lrs.dtype)
+        return mu.to(self.lrs.device) * self.active
+
+    @torch.no_grad()
+    def freeze(self, k: int) -> None:
+        """Member k diverged: no more updates. Its parameters and velocity are set to 0 so
+        that no NaN is carried into later steps (its slices never mix with the others')."""
+        self.active[k] = False
+        for p, v in zip(self.params, self.velocities, strict=True):
+            p[k].zero_()
+            v[k].zero_()
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Tensor]) -> Tensor:
+        """One update of every member; the closure (grads to None, the members' objectives,
+        backward of their sum) runs at the look-ahead point; returns its (K,) losses."""
+        mu = self.mus(self.updates_done)
+        shift = mu * self.nesterov  # NAG members look ahead by mu v; CM and SGD do not
+        for p, v in zip(self.params, self.velocities, strict=True):
+            p.add_(v * _per_member(shift, v))
+        with torch.enable_grad():
+            losses = closure()
+        lr = self.lrs * self.active
+        for p, v, train in zip(self.params, self.velocities, self.trainable, strict=True):
+            g = p.grad if p.grad is not None else torch.zeros_like(p)
+            keep = _per_member(train & self.active, g)
+            g = torch.where(keep, g, torch.zeros((), dtype=g.dtype, device=g.device))
+            step = g * _per_member(-(lr * train), g)  # -lr g
+            v.mul_(_per_member(mu, v)).add_(step)  # v <- mu v - lr g
+            # NAG: theta (the look-ahead) - lr g; CM and SGD: theta + v
+            p.add_(torch.where(_per_member(self.nesterov, p), step, v))
+        self.last_mu = mu
+        self.updates_done += 1
+        return losses

@@ -1,0 +1,145 @@
+"""K tanh RNNs as one model: the hand-written backward through time of ``models/rnn.py``,
+batched over a leading member axis.
+
+Member k computes exactly its solo ``TanhRNN`` (``implementation="bptt"``) on its own
+minibatch: each step is one ``baddbmm`` + ``tanh`` for all members where the solo network
+does one ``addmm`` + ``tanh``, and the backward is one ``bmm`` per step. Minibatches of
+different lengths (members with different seeds) are left-padded to a common length: the
+padding holds the hidden state at 0, exactly as the solo network's own left padding does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from momentum_repro.models.rnn import TanhRNN
+
+PARAMETERS = ("weight_ih", "weight_hh", "bias_h", "weight_ho", "bias_o")
+
+
+class _StackedTanhRecurrence(torch.autograd.Function):
+    """hs[t, k] = valid[t, k] * tanh(drive[t, k] + hs[t-1, k] @ W_hh[k]^T); (L, K, B, H)."""
+
+    @staticmethod
+    def forward(ctx, drive: Tensor, weight_hh: Tensor, valid: Tensor | None) -> Tensor:
+        n_steps, members, batch, hidden = drive.shape
+        hs = torch.empty_like(drive)
+        w_t = weight_hh.transpose(1, 2)
+        h = drive.new_zeros(members, batch, hidden)
+        for t in range(n_steps):
+            out = hs[t]
+            torch.baddbmm(drive[t], h, w_t, out=out)
+            out.tanh_()
+            if valid is not None:
+                out.mul_(valid[t])
+            h = out
+        ctx.save_for_backward(hs, weight_hh, valid)
+        return hs
+
+    @staticmethod
+    def backward(ctx, grad_hs: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        hs, weight_hh, valid = ctx.saved_tensors
+        n_steps, members, batch, hidden = hs.shape
+        slope = 1.0 - hs * hs
+        if valid is not None:
+            slope.mul_(valid)
+        grad_drive = grad_hs * slope
+        carry = hs.new_zeros(members, batch, hidden)
+        for t in range(n_steps - 1, 0, -1):
+            dz = grad_drive[t]
+            if t < n_steps - 1:
+                dz.addcmul_(carry, slope[t])
+            torch.bmm(dz, weight_hh, out=carry)
+        if n_steps > 1:
+            grad_drive[0].addcmul_(carry, slope[0])
+        grad_weight = None
+        if ctx.needs_input_grad[1]:
+            # per member: sum over steps t >= 1 and cases of dz_t^T h_{t-1}, (t, case) order
+            dz = grad_drive[1:].permute(1, 3, 0, 2).reshape(members, hidden, -1)
+            h_prev = hs[:-1].permute(1, 0, 2, 3).reshape(members, -1, hidden)
+            grad_weight = torch.bmm(dz, h_prev)
+        return grad_drive, grad_weight, None
+
+
+class StackedTanhRNN:
+    """The members' parameters as leaf tensors with a leading member axis (``PARAMETERS``)."""
+
+    def __init__(self, members: Sequence[TanhRNN]) -> None:
+        first = members[0]
+        shapes = [tuple(p.shape) for p in first.parameters()]
+        for model in members:
+            if [
+                tuple(p.shape) for p in model.parameters()
+            ] != shapes or model.output != first.output:
+                raise ValueError("StackedTanhRNN: members must share sizes and output kind")
+            if model.implementation != "bptt":
+                raise ValueError("StackedTanhRNN: members must use implementation='bptt'")
+        self.output = first.output
+        with torch.no_grad():
+            self.tensors = {
+                name: torch.stack([getattr(m, name) for m in members]).requires_grad_()
+                for name in PARAMETERS
+            }
+        # which member trains which parameter: the "biases" baseline trains only bias_o
+        self.trainable = [
+            torch.tensor([getattr(m, name).requires_grad for m in members]) for name in PARAMETERS
+        ]
+
+    @property
+    def size(self) -> int:
+        return self.tensors["weight_hh"].shape[0]
+
+    def parameters(self) -> list[Tensor]:
+        return [self.tensors[name] for name in PARAMETERS]
+
+    def forward(self, inputs: Tensor, valid: Tensor | None = None) -> Tensor:
+        """Output pre-activations (K, batch, length, n_out) for inputs (K, batch, length, n_in).
+
+        ``valid`` (K, batch, length) bool marks the real steps; None: all are real."""
+        p = self.tensors
+        members, batch, length, n_in = inputs.shape
+        x = inputs.transpose(1, 2).reshape(members, length * batch, n_in)  # (t, case) rows
+        drive = torch.baddbmm(p["bias_h"].unsqueeze(1), x, p["weight_ih"].transpose(1, 2))
+        drive = drive.view(members, length, batch, -1).transpose(0, 1).contiguous()
+        v = None
+        if valid is not None:
+            v = valid.permute(2, 0, 1).to(drive.dtype).unsqueeze(-1).contiguous()
+        hs = _StackedTanhRecurrence.apply(drive, p["weight_hh"], v)
+        h = hs.transpose(0, 1).reshape(members, length * batch, -1)
+        z = torch.baddbmm(p["bias_o"].unsqueeze(1), h, p["weight_ho"].transpose(1, 2))
+        return z.view(members, length, batch, -1).transpose(1, 2)
+
+    @torch.no_grad()
+    def copy_member_into(self, k: int, model: TanhRNN) -> TanhRNN:
+        """Member ``k``'s parameters written into a solo network (to evaluate or save it)."""
+        for name in PARAMETERS:
+            getattr(model, name).copy_(self.tensors[name][k])
+        return model
+
+
+def stack_batches(
+    batches: Sequence[tuple[Tensor, ...]],
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """Members' minibatches (inputs, targets, mask[, valid]) as (K, ...) tensors, left-padded
+    to the longest; valid is None when no member's batch has padding."""
+    length = max(b[0].shape[1] for b in batches)
+    any_padding = any(len(b) > 3 or b[0].shape[1] < length for b in batches)
+    inputs, targets, masks, valids = [], [], [], []
+    for batch in batches:
+        x, y, m, *rest = batch
+        pad = length - x.shape[1]
+        valid = rest[0] if rest else torch.ones(m.shape, dtype=torch.bool)
+        if pad:
+            x = torch.cat([x.new_zeros(x.shape[0], pad, x.shape[2]), x], dim=1)
+            y = torch.cat([y.new_zeros(y.shape[0], pad, *y.shape[2:]), y], dim=1)
+            m = torch.cat([m.new_zeros(m.shape[0], pad), m], dim=1)
+            valid = torch.cat([valid.new_zeros(valid.shape[0], pad), valid], dim=1)
+        inputs.append(x)
+        targets.append(y)
+        masks.append(m)
+        valids.append(valid)
+    stacked_valid = torch.stack(valids) if any_padding else None
+    return torch.stack(inputs), torch.stack(targets), torch.stack(masks), stacked_valid

@@ -1,0 +1,215 @@
+"""Population training: every member equals its solo run (float64, 1e-9 relative), a diverged
+member is frozen without touching the others, and the stacked forms equal the solo models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import compose_config
+from momentum_repro.data.rnn_tasks import make_eval_set
+from momentum_repro.models.autoencoder import DeepAutoencoder
+from momentum_repro.models.rnn import TanhRNN
+from momentum_repro.training.fit_autoencoder import fit_autoencoder
+from momentum_repro.training.fit_rnn import fit_rnn
+from momentum_repro.training.loop import FitResult
+from momentum_repro.training.population.fit import fit_population
+from momentum_repro.training.population.launch import split_evenly
+from momentum_repro.training.population.members import population_group, solo_only_reason
+from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
+from momentum_repro.training.population.stacked_rnn import StackedTanhRNN, stack_batches
+from momentum_repro.training.run import RunPlan, plan_run
+
+# 200 updates of float64, period 5 (mu rises 0.5, 0.75, ... and caps at mu_max within the run)
+# and a final phase of 30 updates: the members cross schedule changes and the final phase
+COMMON = [
+    "profile=tiny",
+    "trainer.threads=1",
+    "trainer.progress_bar=false",
+    "trainer.heartbeat_seconds=0",
+    "trainer.precision=float64",
+    "trainer.total_updates=200",
+    "trainer.log_every=50",
+]
+# CM, NAG and SGD of different lr and mu_max, two seeds
+MEMBERS = [
+    ["optimizer=nag", "optimizer.lr=0.01", "optimizer.mu_max=0.99"],
+    ["optimizer=cm", "optimizer.lr=0.005", "optimizer.mu_max=0.9"],
+    ["optimizer=sgd", "optimizer.lr=0.01"],
+    ["optimizer=nag", "optimizer.lr=0.003", "optimizer.mu_max=0.9", "seed=2"],
+    ["optimizer=cm", "optimizer.lr=0.01", "optimizer.mu_max=0.99", "seed=2"],
+]
+
+
+def assert_same_run(solo: FitResult, member: FitResult, rel: float = 1e-9) -> None:
+    assert member.diverged == solo.diverged
+    assert member.updates_done == solo.updates_done
+    assert member.failure_reason == solo.failure_reason
+    assert set(member.final) == set(solo.final)
+    for key, value in solo.final.items():
+        assert member.final[key] == pytest.approx(value, rel=rel, abs=1e-300), key
+    if solo.weights is not None:
+        assert member.weights is not None and set(member.weights) == set(solo.weights)
+        for name, w in solo.weights.items():
+            scale = float(w.abs().max()) or 1.0
+            assert float((member.weights[name] - w).abs().max()) <= rel * scale, name
+
+
+def autoencoder_plans(data: Path, members: list[list[str]]) -> list[RunPlan]:
+    base = [
+        *COMMON,
+        f"data.path={data}",
+        "model.encoder_sizes=[784,40,20,10,6]",
+        "schedule.final_phase_updates=30",
+    ]
+    return [plan_run(compose_config(base + m)) for m in members]
+
+
+@pytest.fixture(scope="module")
+def rnn_eval_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rnn") / "addition.npz"
+    np.savez(path, **make_eval_set("addition", 12, 300, seed=5).as_arrays())
+    return path
+
+
+def rnn_plans(eval_path: Path, members: list[list[str]]) -> list[RunPlan]:
+    base = [
+        *COMMON,
+        "experiment=rnn",
+        "data=addition",
+        "data.seq_len=12",
+        f"data.eval_path={eval_path}",
+        "trainer.batch_size=20",
+        "schedule.warmup_updates=50",  # mu 0.9, then mu_0 = mu_max: a change mid-run
+    ]
+    return [plan_run(compose_config(base + m)) for m in members]
+
+
+def test_stacked_autoencoder_is_the_solo_models() -> None:
+    models = [DeepAutoencoder([30, 12, 4], seed=s).double() for s in (1, 2, 3)]
+    stacked = StackedAutoencoder(models)
+    x = torch.rand(3, 7, 30, dtype=torch.float64)
+    z = stacked.forward(x)
+    losses = stacked.objectives(z, x)
+    for k, model in enumerate(models):
+        torch.testing.assert_close(z[k], model(x[k]), rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(
+            losses[k], model.objective(model(x[k]), x[k]), rtol=1e-12, atol=0
+        )
+
+
+def test_stacked_rnn_with_padding_is_the_solo_networks() -> None:
+    """Members' minibatches of different lengths, left-padded: outputs and gradients equal
+    each solo network's on its own unpadded minibatch."""
+    models = [TanhRNN(2, 1, n_hidden=8, fan_in=3, seed=s, dtype=torch.float64) for s in (1, 2)]
+    stacked = StackedTanhRNN(models)
+    lengths = (5, 8)
+    batches = []
+    for k, n in enumerate(lengths):
+        g = torch.Generator().manual_seed(k)
+        x = torch.randn(3, n, 2, generator=g, dtype=torch.float64)
+        y = torch.randn(3, n, generator=g, dtype=torch.float64)
+        m = torch.zeros(3, n, dtype=torch.bool)
+        m[:, -1] = True
+        batches.append((x, y, m))
+    inputs, _, mask, valid = stack_batches(batches)
+    assert valid is not None and inputs.shape == (2, 3, 8, 2)
+    z = stacked.forward(inputs, valid)
+    (z[mask].pow(2).sum()).backward()
+    for k, (model, (x, _, m)) in enumerate(zip(models, batches, strict=True)):
+        solo = model(x)
+        torch.testing.assert_close(z[k][:, -x.shape[1] :], solo, rtol=1e-12, atol=1e-14)
+        solo[m].pow(2).sum().backward()
+        for name, p in model.named_parameters():
+            torch.testing.assert_close(
+                stacked.tensors[name].grad[k], p.grad, rtol=1e-10, atol=1e-14, msg=name
+            )
+
+
+def test_membership_rules() -> None:
+    nag = compose_config(["optimizer=nag"])
+    assert solo_only_reason(nag) is None
+    assert solo_only_reason(compose_config(["optimizer=sgd"])) is None
+    assert "Hessian-free" in solo_only_reason(compose_config(["optimizer=hf"]))
+    assert "torch.optim.Adam" in solo_only_reason(compose_config(["optimizer=adam"]))
+    assert "moons" in solo_only_reason(compose_config(["experiment=moons"]))
+    # members differ in method, lr, mu_max and seed; not in data, precision or update count
+    same = [
+        compose_config(["optimizer=cm", "optimizer.lr=0.1", "optimizer.mu_max=0.9", "seed=3"]),
+        compose_config(["optimizer=sgd", "model.init_scale=2"]),
+    ]
+    assert population_group(same[0]) == population_group(nag) == population_group(same[1])
+    for other in (["data=mnist"], ["trainer.precision=float64"], ["trainer.total_updates=7"]):
+        assert population_group(compose_config(other)) != population_group(nag)
+
+
+def test_split_evenly() -> None:
+    assert split_evenly(list(range(10)), 4) == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert split_evenly(list(range(8)), 8) == [list(range(8))]
+    assert split_evenly([], 3) == []
+    with pytest.raises(ValueError, match="max_size"):
+        split_evenly([1], 0)
+
+
+@pytest.mark.slow
+def test_autoencoder_members_equal_their_solo_runs(tiny_curves: Path) -> None:
+    plans = autoencoder_plans(tiny_curves, MEMBERS)
+    trained = fit_population(plans)
+    for plan in plans:
+        member = trained[plan.key]
+        assert member.members == len(plans)
+        assert "train_error_before_final_phase" in member.result.final or "sgd" in str(
+            plan.cfg.optimizer.name
+        )
+        assert_same_run(fit_autoencoder(plan.cfg, plan.data), member.result)
+        assert [step for _, step in member.curve] == [0, 50, 100, 150, 200]
+
+
+@pytest.mark.slow
+def test_rnn_members_equal_their_solo_runs(rnn_eval_set: Path) -> None:
+    members = [
+        ["optimizer=nag", "optimizer.lr=1e-3", "optimizer.mu_max=0.995"],
+        ["optimizer=cm", "optimizer.lr=1e-3", "optimizer.mu_max=0.9"],
+        ["optimizer=sgd", "optimizer.lr=1e-3"],
+        ["optimizer=biases", "optimizer.lr=1e-3"],  # only the output biases learn
+        ["optimizer=nag", "optimizer.lr=3e-3", "optimizer.mu_max=0.99", "seed=2"],
+    ]
+    plans = rnn_plans(rnn_eval_set, members)
+    trained = fit_population(plans)
+    for plan in plans:
+        assert_same_run(fit_rnn(plan.cfg, plan.data), trained[plan.key].result)
+
+
+@pytest.mark.slow
+def test_a_diverging_member_is_frozen_and_the_others_are_untouched(rnn_eval_set: Path) -> None:
+    members = [
+        ["optimizer=nag", "optimizer.lr=1e-3", "optimizer.mu_max=0.99"],
+        ["optimizer=cm", "optimizer.lr=1e3", "optimizer.mu_max=0.99", "seed=2"],
+        ["optimizer=sgd", "optimizer.lr=3e-3", "seed=2"],
+    ]
+    plans = rnn_plans(rnn_eval_set, members)
+    trained = fit_population(plans)
+    wild = trained[plans[1].key].result
+    assert wild.diverged and wild.final == {} and wild.weights is None
+    assert "diverged: the loss became NaN or infinite at update" in str(wild.failure_reason)
+    assert 0 < wild.updates_done < 200
+    for plan in plans:  # the diverged one too: same update count and reason as alone
+        assert_same_run(fit_rnn(plan.cfg, plan.data), trained[plan.key].result)
+
+
+@pytest.mark.slow
+def test_autoencoder_member_at_lr_1e3_diverges_alone(tiny_curves: Path) -> None:
+    """Linear outputs (squared error, FACES' kind): lr 1e3 overflows within a few updates."""
+    members = [
+        ["optimizer=nag", "optimizer.lr=0.01", "optimizer.mu_max=0.99"],
+        ["optimizer=nag", "optimizer.lr=1e3", "optimizer.mu_max=0.99"],
+        ["optimizer=sgd", "optimizer.lr=0.01", "seed=2"],
+    ]
+    plans = autoencoder_plans(tiny_curves, [[*m, "model.output=linear"] for m in members])
+    trained = fit_population(plans)
+    assert trained[plans[1].key].result.diverged
+    for plan in plans:
+        assert_same_run(fit_autoencoder(plan.cfg, plan.data), trained[plan.key].result)
