@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from conftest import compose_config
-from momentum_repro.data.rnn_tasks import make_eval_set
+from momentum_repro.data.rnn_tasks import get_task, make_eval_set
 from momentum_repro.models.autoencoder import DeepAutoencoder
-from momentum_repro.models.rnn import TanhRNN
+from momentum_repro.models.rnn import TanhRNN, batch_tensors, task_loss
 from momentum_repro.training.fit_autoencoder import fit_autoencoder
 from momentum_repro.training.fit_rnn import fit_rnn
 from momentum_repro.training.loop import FitResult
@@ -20,7 +20,11 @@ from momentum_repro.training.population.fit import fit_population
 from momentum_repro.training.population.launch import split_evenly
 from momentum_repro.training.population.members import population_group, solo_only_reason
 from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
-from momentum_repro.training.population.stacked_rnn import StackedTanhRNN, stack_batches
+from momentum_repro.training.population.stacked_rnn import (
+    StackedTanhRNN,
+    member_losses,
+    stack_batches,
+)
 from momentum_repro.training.run import RunPlan, plan_run
 
 # 200 updates of float64, period 5 (mu rises 0.5, 0.75, ... and caps at mu_max within the run)
@@ -127,6 +131,25 @@ def test_stacked_rnn_with_padding_is_the_solo_networks() -> None:
             torch.testing.assert_close(
                 stacked.tensors[name].grad[k], p.grad, rtol=1e-10, atol=1e-14, msg=name
             )
+
+
+@pytest.mark.parametrize("task", ["addition", "multiplication", "xor", "mem5", "temporal_order2"])
+def test_member_losses_are_each_members_task_loss(task: str) -> None:
+    """Real batches of every output kind (linear, logistic, softmax; one target step or many;
+    left padding), two members with different minibatches."""
+    batches = [
+        batch_tensors(get_task(task)(15, 9, np.random.default_rng(seed)), torch.float64)
+        for seed in (1, 2)
+    ]
+    _, targets, mask, _ = stack_batches([tuple(t for t in b if t is not None) for b in batches])
+    n_out = get_task(task).n_outputs
+    z = torch.randn(
+        *mask.shape, n_out, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    losses = member_losses(task, z, targets, mask)
+    for k in range(2):
+        expected = task_loss(task, z[k], targets[k], mask[k], reduction="sum")
+        torch.testing.assert_close(losses[k], expected, rtol=1e-12, atol=0)
 
 
 def test_membership_rules() -> None:

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from momentum_repro.durations import duration
 from momentum_repro.models.autoencoder import final_errors, squared_error
-from momentum_repro.models.rnn import evaluate_rnn, task_loss
+from momentum_repro.models.rnn import evaluate_rnn
 from momentum_repro.training.batches import InMemoryBatches
 from momentum_repro.training.fit_autoencoder import build_autoencoder_run
 from momentum_repro.training.fit_rnn import build_rnn_run, final_rnn_errors
@@ -31,7 +31,11 @@ from momentum_repro.training.population.members import member_optimizer
 from momentum_repro.training.population.momentum import PopulationMomentum
 from momentum_repro.training.population.outcome import TrainedMember
 from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
-from momentum_repro.training.population.stacked_rnn import StackedTanhRNN, stack_batches
+from momentum_repro.training.population.stacked_rnn import (
+    StackedTanhRNN,
+    member_losses,
+    stack_batches,
+)
 from momentum_repro.training.progress import CURVE_KEYS, run_name
 
 log = logging.getLogger(__name__)
@@ -121,14 +125,8 @@ class RNNPopulation:
 
     def losses(self, batch: tuple[Tensor, Tensor, Tensor, Tensor | None]) -> Tensor:
         inputs, targets, mask, valid = batch
-        z = self.stacked.forward(inputs, valid)
         # the solo objective per member: summed over its minibatch (models/rnn.py task_loss)
-        return torch.stack(
-            [
-                task_loss(self.task, z[k], targets[k], mask[k], reduction="sum")
-                for k in range(z.shape[0])
-            ]
-        )
+        return member_losses(self.task, self.stacked.forward(inputs, valid), targets, mask)
 
     def solo_model(self, k: int) -> torch.nn.Module:
         return self.stacked.copy_member_into(k, self.runs[k].model)

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+from momentum_repro.data.rnn_tasks import RNNTask, get_task
 from momentum_repro.models.rnn import TanhRNN
 
 PARAMETERS = ("weight_ih", "weight_hh", "bias_h", "weight_ho", "bias_o")
@@ -143,3 +145,24 @@ def stack_batches(
         valids.append(valid)
     stacked_valid = torch.stack(valids) if any_padding else None
     return torch.stack(inputs), torch.stack(targets), torch.stack(masks), stacked_valid
+
+
+def member_losses(task: str | RNNTask, z: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+    """Each member's training objective (K,): ``models.rnn.task_loss(..., reduction="sum")``
+    of its slice, for all members at once. z (K, batch, length, n_out); targets, mask
+    (K, batch, length). Steps outside the mask (padding, free-running steps) never count."""
+    spec = get_task(task)
+    if spec.output == "linear":
+        per_step = 0.5 * (z[..., 0] - targets).pow(2)
+    elif spec.output == "logistic":
+        per_step = F.binary_cross_entropy_with_logits(
+            z[..., 0], targets.to(z.dtype), reduction="none"
+        )
+    else:
+        classes = torch.where(mask, targets, torch.zeros_like(targets))
+        per_step = F.cross_entropy(
+            z.reshape(-1, z.shape[-1]), classes.reshape(-1), reduction="none"
+        ).view(mask.shape)
+    per_step = torch.where(mask, per_step, torch.zeros((), dtype=z.dtype, device=z.device))
+    steps = mask.sum(dim=2).clamp(min=1).to(z.dtype)
+    return (per_step.sum(dim=2) / steps).sum(dim=1)  # a sequence: its mean; the batch: summed

@@ -1,0 +1,216 @@
+"""Member-updates per second of population training against the solo loop (not a test).
+
+For each autoencoder whose set is built (``data/sets/{curves,mnist,faces}``) and for the RNN
+(addition, T = 80, batch 100, 100 tanh units), one solo model is first trained ``--warmup``
+real updates (NAG, mu 0.99; RNN: 0.9) on real minibatches, so that both sides are timed on a
+real training state rather than at initialization. Then, from that state:
+
+- solo: the plain training step of one model (``optim.Nesterov``, the solo model's forward
+  and objective); K runs one after another take K times as long, so the solo loop's
+  member-updates/s is its updates/s;
+- population: K members (copies of that state; NAG and CM, lrs spread over the sweep's)
+  trained by ``PopulationMomentum`` on the stacked model, one minibatch for all members.
+
+It prints member-updates/s and the ratio population/solo for each K, and the wall-clock the
+paper's protocol would take on this machine at the best K: Table 1 (54 runs of 750,000
+updates per autoencoder) and Table 5 (512 RNN runs of 50,000 updates, at T = 80).
+Denormals are flushed (as every run does). Run it on a quiet machine.
+
+    python benchmarks/population_throughput.py [--sets curves mnist faces rnn] \\
+        [--sizes 1 4 8 16 32 54] [--threads N] [--seconds 3] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from torch import Tensor
+
+from momentum_repro.data.rnn_tasks import get_task, training_stream
+from momentum_repro.data.sets import load_set
+from momentum_repro.models.autoencoder import DeepAutoencoder
+from momentum_repro.models.denormals import flush_denormals
+from momentum_repro.models.rnn import TanhRNN, batch_tensors, task_loss
+from momentum_repro.optim import Nesterov
+from momentum_repro.training.batches import InMemoryBatches
+from momentum_repro.training.population.momentum import PopulationMomentum
+from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
+from momentum_repro.training.population.stacked_rnn import (
+    StackedTanhRNN,
+    member_losses,
+    stack_batches,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+LR = {"curves": 0.01, "mnist": 0.01, "faces": 0.001, "rnn": 1e-4}
+PAPER_RUNS = {"curves": 54, "mnist": 54, "faces": 54, "rnn": 512}  # Table 1 per set; Table 5
+PAPER_UPDATES = {"curves": 750_000, "mnist": 750_000, "faces": 750_000, "rnn": 50_000}
+T, RNN_BATCH, AE_BATCH = 80, 100, 200
+
+
+def timed(step: Callable[[], object], seconds: float, device: torch.device) -> float:
+    """Updates per second of ``step``, over at least ``seconds`` and 3 updates."""
+    step()  # one untimed (allocations)
+    _sync(device)
+    n, start = 0, time.perf_counter()
+    while n < 3 or time.perf_counter() - start < seconds:
+        step()
+        n += 1
+    _sync(device)
+    return n / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+class AutoencoderBench:
+    def __init__(self, name: str, device: torch.device) -> None:
+        cfg = OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml")
+        self.model = DeepAutoencoder(
+            list(cfg.encoder_sizes), output=cfg.output, init_fan_in=int(cfg.init_fan_in), seed=1
+        ).to(device)
+        train = torch.from_numpy(np.array(load_set(ROOT / "data" / "sets" / name).train))
+        self.batches = InMemoryBatches(train.to(device), AE_BATCH, seed=1)
+        self.stream = iter(self.batches)
+        self.name, self.device = name, device
+        self.optimizer = Nesterov(self.model.parameters(), lr=LR[name], momentum=0.99)
+
+    def batch(self) -> Tensor:
+        try:
+            return next(self.stream)
+        except StopIteration:
+            self.stream = iter(self.batches)
+            return next(self.stream)
+
+    def solo_step(self) -> None:
+        x = self.batch()
+
+        def closure() -> Tensor:
+            self.optimizer.zero_grad()
+            loss = self.model.objective(self.model(x), x)
+            loss.backward()
+            return loss
+
+        self.optimizer.step(closure)
+
+    def population(self, size: int) -> Callable[[], object]:
+        stacked = StackedAutoencoder([copy.deepcopy(self.model) for _ in range(size)])
+        optimizer = _optimizer(stacked.parameters(), size, LR[self.name])
+
+        def step() -> None:
+            x = self.batch().unsqueeze(0).expand(size, -1, -1)
+
+            def closure() -> Tensor:
+                for p in stacked.parameters():
+                    p.grad = None
+                losses = stacked.objectives(stacked.forward(x), x)
+                losses.sum().backward()
+                return losses.detach()
+
+            optimizer.step(closure)
+
+        return step
+
+
+class RNNBench:
+    def __init__(self, device: torch.device) -> None:
+        self.task = get_task("addition")
+        self.model = TanhRNN.for_task(self.task, seed=1).to(device)
+        self.stream = training_stream(self.task, T, RNN_BATCH, seed=1)
+        self.device = device
+        self.optimizer = Nesterov(self.model.parameters(), lr=LR["rnn"], momentum=0.9)
+
+    def batch(self) -> tuple[Tensor, ...]:
+        inputs, targets, mask, valid = batch_tensors(next(self.stream), torch.float32, self.device)
+        return (inputs, targets, mask) if valid is None else (inputs, targets, mask, valid)
+
+    def solo_step(self) -> None:
+        inputs, targets, mask, *rest = self.batch()
+
+        def closure() -> Tensor:
+            self.optimizer.zero_grad()
+            z = self.model(inputs, rest[0] if rest else None)
+            loss = task_loss(self.task, z, targets, mask, reduction="sum")
+            loss.backward()
+            return loss
+
+        self.optimizer.step(closure)
+
+    def population(self, size: int) -> Callable[[], object]:
+        stacked = StackedTanhRNN([copy.deepcopy(self.model) for _ in range(size)])
+        optimizer = _optimizer(stacked.parameters(), size, LR["rnn"])
+
+        def step() -> None:
+            inputs, targets, mask, valid = stack_batches([self.batch()] * size)
+
+            def closure() -> Tensor:
+                for p in stacked.parameters():
+                    p.grad = None
+                z = stacked.forward(inputs, valid)
+                losses = member_losses(self.task, z, targets, mask)
+                losses.sum().backward()
+                return losses.detach()
+
+            optimizer.step(closure)
+
+        return step
+
+
+def _optimizer(params: list[Tensor], size: int, lr: float) -> PopulationMomentum:
+    """NAG and CM members alternating, lrs spread over a factor of 4 (a sweep's grid)."""
+    lrs = [lr * 2.0 ** -(k % 3) for k in range(size)]
+    return PopulationMomentum(
+        params, lrs, [lambda t: 0.99] * size, [k % 2 == 0 for k in range(size)]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", nargs="+", default=["curves", "mnist", "faces", "rnn"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[1, 4, 8, 16, 32, 54])
+    parser.add_argument("--threads", type=int, default=len(__import__("os").sched_getaffinity(0)))
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing per measurement")
+    parser.add_argument("--warmup", type=int, default=300, help="real updates before timing")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    flush_denormals(True)
+    device = torch.device(args.device)
+    print(f"device {device}, {args.threads} threads, torch {torch.__version__}")
+    print("set     K   member-updates/s  solo updates/s  population/solo")
+    projections = []
+    for name in args.sets:
+        if name != "rnn" and not (ROOT / "data" / "sets" / name).exists():
+            print(f"{name:6}  not built (data/sets/{name}): skipped")
+            continue
+        bench = RNNBench(device) if name == "rnn" else AutoencoderBench(name, device)
+        for _ in range(args.warmup):
+            bench.solo_step()
+        solo = timed(bench.solo_step, args.seconds, device)
+        best = solo
+        for size in args.sizes:
+            rate = size * timed(bench.population(size), args.seconds, device)
+            best = max(best, rate)
+            print(f"{name:6} {size:3d}  {rate:16.1f}  {solo:14.1f}  {rate / solo:14.2f}x")
+        projections.append((name, solo, best))
+    print("\nThe paper's protocol on this machine (runs x updates / member-updates/s):")
+    for name, solo, best in projections:
+        work = PAPER_RUNS[name] * PAPER_UPDATES[name]
+        table = "Table 5" if name == "rnn" else "Table 1"
+        print(
+            f"  {table} {name:6}: {PAPER_RUNS[name]} runs x {PAPER_UPDATES[name]:,} updates: "
+            f"solo loop {work / solo / 3600:8.1f} h, population {work / best / 3600:8.1f} h"
+        )
+
+
+if __name__ == "__main__":
+    main()
