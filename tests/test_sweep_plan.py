@@ -142,3 +142,12 @@ def test_submitit_local_runs_the_whole_sweep_at_once(monkeypatch: pytest.MonkeyP
     assert parallel_jobs({"launcher": launcher}) == 3
     monkeypatch.setenv("MOMENTUM_REPRO_SWEEP_JOBS", "2")
     assert parallel_jobs({"launcher": launcher}) == 2
+
+
+def test_a_sweeps_own_launcher_wins_over_the_global_one() -> None:
+    sweep = {**CURVES, "mu_max": [0.9], "lr": [0.01]}
+    assert "hydra/launcher=joblib" in multirun_overrides("s", sweep, "quick", "joblib")
+    own = multirun_overrides("s", {**sweep, "launcher": "population"}, "quick", "joblib")
+    assert "hydra/launcher=population" in own and "hydra/launcher=joblib" not in own
+    with pytest.raises(ValueError, match="launcher='nope'"):
+        multirun_overrides("s", {**sweep, "launcher": "nope"}, "quick", "joblib")

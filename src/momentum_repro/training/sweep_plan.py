@@ -64,7 +64,11 @@ def sweep_grids(sweep: dict[str, Any], conf_dir: Path = CONF) -> list[list[str]]
 def multirun_overrides(
     name: str, sweep: dict[str, Any], profile: str, launcher: str, conf_dir: Path = CONF
 ) -> list[str]:
-    """The overrides of the one Hydra multirun that covers the sweep's grids."""
+    """The overrides of the one Hydra multirun that covers the sweep's grids.
+
+    ``launcher``: params.yaml's; a sweep's own ``launcher:`` key wins (e.g. ``population``
+    for the RNN sweep, whose many short runs gain most from it)."""
+    launcher = str(sweep.get("launcher", launcher))
     if launcher not in LAUNCHERS:
         raise ValueError(f"params.yaml: launcher={launcher!r}; choose one of {sorted(LAUNCHERS)}")
     data = sweep["data"] if isinstance(sweep["data"], list) else [sweep["data"]]
