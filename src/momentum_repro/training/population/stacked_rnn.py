@@ -23,46 +23,52 @@ PARAMETERS = ("weight_ih", "weight_hh", "bias_h", "weight_ho", "bias_o")
 
 
 class _StackedTanhRecurrence(torch.autograd.Function):
-    """hs[t, k] = valid[t, k] * tanh(drive[t, k] + hs[t-1, k] @ W_hh[k]^T); (L, K, B, H)."""
+    """hs[t, k] = valid[t, k] * tanh(drive[t, k] + hs[t-1, k] @ W_hh[k]^T); (L, K, B, H).
+
+    Every step works on one (K, B, H) block, which stays in cache; whole-sequence
+    expressions over (L, K, B, H), K times a solo run's, would be memory-bound on a CPU.
+    The backward accumulates dW_hh step by step (the solo network: one product over all
+    steps; the same sum in another order).
+    """
 
     @staticmethod
     def forward(ctx, drive: Tensor, weight_hh: Tensor, valid: Tensor | None) -> Tensor:
-        n_steps, members, batch, hidden = drive.shape
-        hs = torch.empty_like(drive)
-        w_t = weight_hh.transpose(1, 2)
-        h = drive.new_zeros(members, batch, hidden)
-        for t in range(n_steps):
+        # hs is written over drive, in place (a buffer the caller made for it): a baddbmm
+        # into a fresh output would first copy drive[t] there, every step
+        hs = drive
+        w_t = weight_hh.transpose(1, 2).contiguous()  # bmm would copy a transposed batch
+        for t in range(hs.shape[0]):
             out = hs[t]
-            torch.baddbmm(drive[t], h, w_t, out=out)
+            if t > 0:
+                out.baddbmm_(hs[t - 1], w_t)  # h_{-1} = 0: step 0 is drive[0] alone
             out.tanh_()
             if valid is not None:
                 out.mul_(valid[t])
-            h = out
+        ctx.mark_dirty(hs)
         ctx.save_for_backward(hs, weight_hh, valid)
         return hs
 
     @staticmethod
     def backward(ctx, grad_hs: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         hs, weight_hh, valid = ctx.saved_tensors
-        n_steps, members, batch, hidden = hs.shape
-        slope = 1.0 - hs * hs
-        if valid is not None:
-            slope.mul_(valid)
-        grad_drive = grad_hs * slope
-        carry = hs.new_zeros(members, batch, hidden)
-        for t in range(n_steps - 1, 0, -1):
+        n_steps = hs.shape[0]
+        grad_drive = torch.empty_like(hs)
+        carry = None  # dz_{t+1} @ W_hh
+        grad_weight = torch.zeros_like(weight_hh) if ctx.needs_input_grad[1] else None
+        for t in range(n_steps - 1, -1, -1):
+            h = hs[t]
+            slope = torch.addcmul(torch.ones_like(h), h, h, value=-1.0)  # tanh' = 1 - h^2
+            if valid is not None:
+                slope.mul_(valid[t])
             dz = grad_drive[t]
-            if t < n_steps - 1:
-                dz.addcmul_(carry, slope[t])
-            torch.bmm(dz, weight_hh, out=carry)
-        if n_steps > 1:
-            grad_drive[0].addcmul_(carry, slope[0])
-        grad_weight = None
-        if ctx.needs_input_grad[1]:
-            # per member: sum over steps t >= 1 and cases of dz_t^T h_{t-1}, (t, case) order
-            dz = grad_drive[1:].permute(1, 3, 0, 2).reshape(members, hidden, -1)
-            h_prev = hs[:-1].permute(1, 0, 2, 3).reshape(members, -1, hidden)
-            grad_weight = torch.bmm(dz, h_prev)
+            if carry is None:
+                torch.mul(grad_hs[t], slope, out=dz)
+            else:
+                torch.add(grad_hs[t], carry, out=dz).mul_(slope)
+            if t > 0:
+                carry = torch.bmm(dz, weight_hh, out=carry)
+                if grad_weight is not None:
+                    grad_weight.baddbmm_(dz.transpose(1, 2), hs[t - 1])
         return grad_drive, grad_weight, None
 
 
@@ -102,17 +108,15 @@ class StackedTanhRNN:
 
         ``valid`` (K, batch, length) bool marks the real steps; None: all are real."""
         p = self.tensors
-        members, batch, length, n_in = inputs.shape
-        x = inputs.transpose(1, 2).reshape(members, length * batch, n_in)  # (t, case) rows
-        drive = torch.baddbmm(p["bias_h"].unsqueeze(1), x, p["weight_ih"].transpose(1, 2))
-        drive = drive.view(members, length, batch, -1).transpose(0, 1).contiguous()
+        x = inputs.permute(2, 0, 1, 3)  # time-major (L, K, B, n_in): few inputs, a small copy
+        # the input projection of every step: one product per member, broadcast over time
+        drive = torch.matmul(x, p["weight_ih"].transpose(1, 2)) + p["bias_h"].unsqueeze(1)
         v = None
         if valid is not None:
             v = valid.permute(2, 0, 1).to(drive.dtype).unsqueeze(-1).contiguous()
         hs = _StackedTanhRecurrence.apply(drive, p["weight_hh"], v)
-        h = hs.transpose(0, 1).reshape(members, length * batch, -1)
-        z = torch.baddbmm(p["bias_o"].unsqueeze(1), h, p["weight_ho"].transpose(1, 2))
-        return z.view(members, length, batch, -1).transpose(1, 2)
+        z = torch.matmul(hs, p["weight_ho"].transpose(1, 2)) + p["bias_o"].unsqueeze(1)
+        return z.permute(1, 2, 0, 3)  # (K, B, L, n_out)
 
     @torch.no_grad()
     def copy_member_into(self, k: int, model: TanhRNN) -> TanhRNN:
