@@ -48,7 +48,7 @@ repro: venv ## build data, run the default (quick) sweep and the report: dvc rep
 	$(VENV)/bin/dvc repro
 
 test: check-lock lint ## lock check, ruff, then the whole test suite (CI runs exactly this)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist worksteal
 
 test-fast: lint ## ruff, then every test but the slow ones (under a minute)
 	$(VENV)/bin/pytest -q -m "not slow"
@@ -65,6 +65,7 @@ bench: venv ## print throughput benchmarks (updates/s and ratios)
 	$(PY) benchmarks/step_throughput.py
 	$(PY) benchmarks/rnn_throughput.py
 	$(PY) benchmarks/gv_cost.py
+	$(PY) benchmarks/population_throughput.py
 
 repro-full: venv ## all three autoencoders too (MOMENTUM_REPRO_MIRROR=../shared/data offline)
 	$(VENV)/bin/dvc repro pipelines/full/dvc.yaml

@@ -17,6 +17,13 @@ from momentum_repro.training import config  # noqa: F401  registers the config s
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # ``make test`` runs the suite in one worker per core (pytest-xdist): one torch thread
+    # each, rather than every worker's threads competing for every core
+    import torch
+
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def tiny_curves(tmp_path_factory: pytest.TempPathFactory) -> Path:
