@@ -79,20 +79,22 @@ def test_a_killed_sweep_resumes_its_interrupted_run_and_ends_as_an_uninterrupted
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    # job 0 (lr 0.01) finishes; kill job 1 (lr 0.005) once its second checkpoint is written
+    # job 0 (lr 0.01) finishes; kill job 1 (lr 0.005) once its second checkpoint is written.
+    # Job 1 has started once Hydra made its folder (multirun/1); job 0 deleted its checkpoints
+    # when it finished, before that, so every checkpoint seen then is job 1's. The loop only
+    # looks at files: it must be quick enough to see two of job 1's six checkpoints on a busy
+    # machine (it runs beside other tests in make test's parallel workers).
     deadline = time.monotonic() + 300
     seen: set[int] = set()
     while time.monotonic() < deadline and len(seen) < 2 and proc.poll() is None:
-        for ckpt in (work / "checkpoints").glob("*/last.ckpt"):
-            runs = job_runs(tmp_path, "work") if (tmp_path / "work" / "mlflow.db").exists() else []
-            finished = [r for r in runs if r.info.status == "FINISHED"]
-            if len(finished) == 1:
+        if (work / "multirun" / "1").exists():
+            for ckpt in (work / "checkpoints").glob("*/last.ckpt"):
                 try:
                     step = torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
                 except Exception:  # being written
                     continue
                 seen.add(int(step))
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert len(seen) >= 2, f"no second checkpoint seen ({seen}); process ended: {proc.poll()}"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
