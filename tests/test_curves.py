@@ -42,3 +42,25 @@ def test_strokes_pass_through_three_points_smoothly() -> None:
     neighbours = sum(np.roll(images, s, axis=a) for s in (1, -1) for a in (1, 2))
     mean_degree = (neighbours * images).sum() / images.sum()
     assert 1.0 < mean_degree < 3.0
+
+
+def test_ink_is_the_gaussian_pen_of_the_distance_to_the_curve_through_the_three_points() -> None:
+    """Each pixel against the module's definition, computed the slow way in float64: the
+    quadratic curve through the 3 drawn points (hit at s = 0, 1/2, 1), 256 samples, ink
+    exp(-d^2 / (2 * 0.5^2)) with d the distance from the pixel centre to the nearest sample."""
+    n, seed = 6, 11
+    points = np.random.Generator(np.random.PCG64(seed)).uniform(2.0, 25.0, size=(n, 3, 2))
+    s = np.linspace(0.0, 1.0, 256)[:, None]
+    ys, xs = np.mgrid[0:28, 0:28]
+    centres = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+    expected = np.empty((n, 784))
+    for i, (p0, p1, p2) in enumerate(points):
+        control = 2.0 * p1 - 0.5 * (p0 + p2)
+        curve = (1 - s) ** 2 * p0 + 2 * (1 - s) * s * control + s**2 * p2
+        np.testing.assert_allclose(curve[[0, -1]], [p0, p2])
+        np.testing.assert_allclose(0.25 * p0 + 0.5 * control + 0.25 * p2, p1)  # B(1/2)
+        d2 = ((centres[:, None, :] - curve[None, :, :]) ** 2).sum(-1).min(axis=1)
+        expected[i] = np.exp(-d2 / (2 * 0.5**2))
+    np.testing.assert_allclose(
+        generate_curves(n, seed=seed), expected, rtol=0, atol=1e-5
+    )  # float32 coordinates

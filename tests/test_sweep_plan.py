@@ -7,16 +7,22 @@ import pytest
 
 from momentum_repro.grids import expand_grids
 from momentum_repro.training.run import parallel_jobs, torch_threads
-from momentum_repro.training.sweep_plan import multirun_overrides, sweep_grids, swept_over_mu_max
+from momentum_repro.training.sweep_plan import (
+    for_profile,
+    multirun_overrides,
+    sweep_grids,
+    swept_over_mu_max,
+)
 
 CURVES = {"data": "curves", "model": "curves", "methods": ["sgd", "cm", "nag"]}
 
 
-def jobs(sweep: dict) -> set[tuple[str, ...]]:
+def jobs(sweep: dict, profile: str = "quick") -> set[tuple[str, ...]]:
     """(optimizer, mu_max or '-', lr) of every job the plan's multirun runs."""
-    overrides = multirun_overrides("s", sweep, "quick", "basic")
+    overrides = multirun_overrides("s", sweep, profile, "basic")
     grids_arg = next(o for o in overrides if o.startswith("hydra.sweeper.grids="))
     common = [o for o in overrides if not o.startswith(("hydra/", "hydra."))]
+    sweep = for_profile(sweep, profile)
     out = set()
     for job in expand_grids(common, sweep_grids(sweep)):
         values = dict(o.split("=", 1) for o in job)
@@ -41,6 +47,24 @@ def test_sgd_runs_once_per_lr_and_momentum_methods_per_mu_max_and_lr() -> None:
         (m, mu, lr) for m in ("cm", "nag") for mu in ("0.9", "0.99") for lr in ("0.01", "0.005")
     }
     assert jobs(sweep) == expected  # 10 jobs, no SGD crossed with mu_max
+
+
+def test_a_profile_replaces_the_sweeps_keys_it_names() -> None:
+    sweep = {**CURVES, "mu_max": [0.9, 0.99], "lr": [0.01, 0.005]}
+    sweep["profiles"] = {"quick": {"lr": [0.01], "methods": ["sgd", "nag"]}}
+    assert jobs(sweep, "quick") == {
+        ("sgd", "-", "0.01"),
+        ("nag", "0.9", "0.01"),
+        ("nag", "0.99", "0.01"),
+    }
+    assert len(jobs(sweep, "cpu")) == 10  # another profile: the sweep's own grid
+    assert "profile=cpu" in multirun_overrides("s", sweep, "cpu", "basic")
+
+
+def test_a_profile_setting_an_unknown_key_is_refused() -> None:
+    sweep = {**CURVES, "lr": [0.01], "profiles": {"quick": {"lrs": [0.1]}}}
+    with pytest.raises(ValueError, match=r"profiles.quick sets unknown keys \['lrs'\]"):
+        multirun_overrides("s", sweep, "quick", "basic")
 
 
 def test_a_users_optimizer_is_swept_over_lr_only() -> None:
@@ -128,9 +152,11 @@ def test_autoencoder_sweeps_end_with_the_final_phase_of_their_profile(
 
 
 def test_the_default_repro_runs_the_same_jobs() -> None:
-    """The final phase changes no job count: 10 CURVES jobs, 24 RNN jobs (mu_0 = 0 once)."""
+    """The final phase changes no job count: 5 CURVES jobs at quick (lr 0.01 only), 10 at
+    the other profiles; 24 RNN jobs (mu_0 = 0 once)."""
     sweeps = shipped_sweeps()
-    assert len(jobs(sweeps["curves"])) == 10
+    assert len(jobs(sweeps["curves"])) == 5
+    assert len(jobs(sweeps["curves"], "cpu")) == 10
     rnn = jobs(sweeps["rnn"])
     assert len(rnn) * len(sweeps["rnn"]["data"]) == 24
     assert {m for m, mu, _ in rnn if mu == "0"} == {"nag"}

