@@ -3,10 +3,11 @@
 An RNN update allocates and frees whole-sequence tensors of a few MB (hidden states, tanh
 slopes, their gradients: T x batch x 100 floats). glibc's malloc serves blocks that large
 with fresh ``mmap`` pages, or returns the top of its heap to the system once more than a
-few MB are free, so the next update faults every page in again. On a 2-core VM that was
-about 490,000 page faults and 1.2 s of system time in 600 RNN updates at T = 30; with
-freed memory kept, 63,000 and 0.25 s, and updates about 15% faster. The autoencoders' steps
-were not affected (their blocks stay below glibc's adaptive limits).
+few MB are free, so the next update faults every page in again. Measured on a 2-core VM,
+one quick-profile RNN run (addition, T = 30): 354,000 page faults and 0.89 s of system
+time, against 16,000 and 0.05 s with freed memory kept; its updates/s moved within the
+VM's run-to-run noise (about 10%). The autoencoders' steps fault little either way (their
+blocks stay below glibc's adaptive limits).
 
 Only the allocator's thresholds change: results are bit for bit the same.
 """
