@@ -89,7 +89,7 @@ def main() -> None:
     module = RNNModule(
         rnn,
         task,
-        lambda p: Nesterov(p, lr=0.003, momentum=0.995),
+        lambda p: Nesterov(p, lr=1e-4, momentum=0.995),  # 3e-3 diverges (CPU too)
         eval_set=eval_set,
         curve_batch=eval_set,
         log_every=10**9,
@@ -100,9 +100,12 @@ def main() -> None:
     loss, zero_one = evaluate_rnn(rnn.cpu(), task, eval_set)
     print(
         f"addition T=30 NAG on GPU, 2000 updates: zero-one {zero_one:.3f}, {2000 / seconds:.0f} updates/s "
-        f"({'OK' if np.isfinite(loss) else 'FAIL'})"
+        f"({'OK' if np.isfinite(loss) and zero_one < 0.5 else 'FAIL'})"
     )
 
 
 if __name__ == "__main__":
     main()
+    import population_graph_check  # beside this file: population training, graphed and eager
+
+    raise SystemExit(0 if population_graph_check.main() else 1)

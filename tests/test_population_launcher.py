@@ -25,6 +25,8 @@ def sweep(tmp_path: Path, data: Path, store: str, launcher: str) -> subprocess.C
         str(ROOT / "pipelines" / "train.py"),
         "-m",
         f"hydra/launcher={launcher}",
+        # the launcher's GPU option: accepted (and moot) on a CPU
+        *(["hydra.launcher.cuda_graph=false"] if launcher == "population" else []),
         *GRID,
         "profile=tiny",
         "trainer.total_updates=40",

@@ -175,6 +175,11 @@ def test_losses_and_zero_one_on_hand_made_outputs() -> None:
     y3 = torch.tensor([[2, 0, 1], [2, 0, 0]])
     m3 = torch.ones(2, 3, dtype=torch.bool)
     assert task_zero_one("mem5", z3, y3, m3).item() == pytest.approx((1 + 0) / 2)
+    # a diverged network's NaN outputs are wrong answers (NaN compares False everywhere)
+    nan = torch.tensor(float("nan"))
+    assert task_zero_one("addition", torch.full_like(z, nan), y, mask).item() == 1.0
+    assert task_zero_one("xor", torch.full_like(zb, nan), yb, mask).item() == 1.0
+    assert task_zero_one("mem5", torch.full_like(z3, nan), y3, m3).item() == pytest.approx(4 / 2)
     # a target at every step: each sequence's loss is the average over its target steps,
     # so the objective is on the scale of a single-target problem's
     ce = torch.nn.functional.cross_entropy(z3.reshape(-1, 3), y3.reshape(-1)).item()

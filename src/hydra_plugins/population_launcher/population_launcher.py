@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 class PopulationLauncherConf:
     _target_: str = "hydra_plugins.population_launcher.population_launcher.PopulationLauncher"
     max_members: int = 32  # members per population; a larger group is split evenly
+    cuda_graph: bool = True  # on a GPU, an update is one CUDA graph replay (same numbers)
 
 
 ConfigStore.instance().store(
@@ -47,11 +48,12 @@ ConfigStore.instance().store(
 
 
 class PopulationLauncher(Launcher):
-    def __init__(self, max_members: int = 32) -> None:
+    def __init__(self, max_members: int = 32, cuda_graph: bool = True) -> None:
         super().__init__()
         if max_members < 1:
             raise ValueError(f"hydra.launcher.max_members must be >= 1, got {max_members}")
         self.max_members = max_members
+        self.cuda_graph = cuda_graph
         self.config: Optional[DictConfig] = None  # noqa: UP045
         self.task_function: Optional[TaskFunction] = None  # noqa: UP045
         self.hydra_context: Optional[HydraContext] = None  # noqa: UP045
@@ -87,7 +89,9 @@ class PopulationLauncher(Launcher):
                 sweep_config.hydra.job.id = idx
                 sweep_config.hydra.job.num = idx
             sweep_configs.append(sweep_config)
-        train_populations([_task_config(c) for c in sweep_configs], self.max_members)
+        train_populations(
+            [_task_config(c) for c in sweep_configs], self.max_members, self.cuda_graph
+        )
         runs: List[JobReturn] = []  # noqa: UP006
         try:
             for sweep_config in sweep_configs:

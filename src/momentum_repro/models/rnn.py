@@ -277,21 +277,23 @@ def task_zero_one(task: str | RNNTask, outputs: Tensor, targets: Tensor, mask: T
     wrongly recalled symbols per sequence: only the k recall steps count, and the prediction
     is the most likely data symbol (blank, the last class, is not a candidate), so chance
     level is the paper's "biases" column: 2.5 of 5 bits (mem-5), 8 of 10 symbols (mem-20).
+    A step whose output is NaN (a diverged network) is wrong.
     """
     spec = get_task(task)
     z = outputs[mask]
     y = targets[mask]
+    nan = z.isnan().any(dim=1)  # a NaN output is a wrong answer, never a right one
     if spec.zero_one == "wrong_per_sequence":
         blank = spec.n_outputs - 1
         recall = y != blank
-        wrong = z[recall][:, :blank].argmax(dim=1) != y[recall]
+        wrong = (z[recall][:, :blank].argmax(dim=1) != y[recall]) | nan[recall]
         return wrong.sum(dtype=torch.float64) / outputs.shape[0]
     if spec.output == "linear":
-        wrong = (z[:, 0] - y).abs() > spec.tolerance
+        wrong = ~((z[:, 0] - y).abs() <= spec.tolerance)
     elif spec.output == "logistic":
-        wrong = (z[:, 0] > 0) != (y > 0.5)
+        wrong = ((z[:, 0] > 0) != (y > 0.5)) | nan
     else:
-        wrong = z.argmax(dim=1) != y
+        wrong = (z.argmax(dim=1) != y) | nan
     return wrong.sum(dtype=torch.float64) / max(int(mask.sum()), 1)
 
 

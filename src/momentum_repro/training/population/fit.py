@@ -27,6 +27,7 @@ from momentum_repro.training.batches import InMemoryBatches
 from momentum_repro.training.fit_autoencoder import autoencoder_tensors, build_autoencoder_run
 from momentum_repro.training.fit_rnn import build_rnn_run, final_rnn_errors
 from momentum_repro.training.loop import FitResult, set_numerics
+from momentum_repro.training.population.graphed import population_update
 from momentum_repro.training.population.members import member_optimizer
 from momentum_repro.training.population.momentum import PopulationMomentum
 from momentum_repro.training.population.outcome import TrainedMember
@@ -74,15 +75,18 @@ class AutoencoderPopulation:
         for t in tensors:
             t.data = t.data.to(self.device)
 
-    def next_batch(self) -> Tensor:
+    def next_batch(self) -> tuple[Tensor]:
+        """(x,): x (K, batch, units), each member's minibatch (its seed's)."""
         batches = [next(s) for s in self.streams]
         if len(batches) == 1:
             x = batches[0].to(self.device).unsqueeze(0)
-            return x.expand(self.stacked.size, *x.shape[1:])
+            return (x.expand(self.stacked.size, *x.shape[1:]),)
         distinct = torch.stack(batches).to(self.device)
-        return distinct[torch.tensor(self.member_seed, device=self.device)]
+        return (distinct[torch.tensor(self.member_seed, device=self.device)],)
 
-    def losses(self, x: Tensor) -> Tensor:
+    def losses(self, batch: Sequence[Tensor | None]) -> Tensor:
+        x = batch[0]
+        assert x is not None
         return self.stacked.objectives(self.stacked.forward(x), x)
 
     def solo_model(self, k: int) -> torch.nn.Module:
@@ -117,12 +121,15 @@ class RNNPopulation:
         self.snapshot_at = [None] * len(self.runs)
 
     def next_batch(self) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        distinct = [next(s) for s in self.streams]
-        stacked = stack_batches([distinct[i] for i in self.member_seed])
-        return tuple(t.to(self.device) if t is not None else None for t in stacked)  # type: ignore[return-value]
+        """(inputs, targets, mask, valid), each (K, ...): each member's minibatch (its
+        seed's). The distinct minibatches go to the device once, then are indexed there."""
+        distinct = stack_batches([next(s) for s in self.streams])
+        index = torch.tensor(self.member_seed, device=self.device)
+        return tuple(None if t is None else t.to(self.device)[index] for t in distinct)  # type: ignore[return-value]
 
-    def losses(self, batch: tuple[Tensor, Tensor, Tensor, Tensor | None]) -> Tensor:
+    def losses(self, batch: Sequence[Tensor | None]) -> Tensor:
         inputs, targets, mask, valid = batch
+        assert inputs is not None and targets is not None and mask is not None
         # the solo objective per member: summed over its minibatch (models/rnn.py task_loss)
         return member_losses(self.task, self.stacked.forward(inputs, valid), targets, mask)
 
@@ -155,8 +162,10 @@ def population_device(accelerator: str) -> torch.device:
     return torch.device("cuda" if wants_gpu else "cpu")
 
 
-def fit_population(plans: Sequence[Any]) -> dict[str, TrainedMember]:
-    """Train the members (``RunPlan`` s of one population group) together; run_key -> outcome."""
+def fit_population(plans: Sequence[Any], cuda_graph: bool = True) -> dict[str, TrainedMember]:
+    """Train the members (``RunPlan`` s of one population group) together; run_key -> outcome.
+
+    ``cuda_graph``: on a GPU, each update is one CUDA graph replay (``graphed.py``)."""
     cfg = plans[0].cfg
     set_numerics(cfg)
     device = population_device(str(cfg.trainer.accelerator))
@@ -199,20 +208,12 @@ def fit_population(plans: Sequence[Any]) -> dict[str, TrainedMember]:
     start = last_beat = time.perf_counter()
     beat_every = float(cfg.trainer.heartbeat_seconds)
     updates = last_updates = 0
+    update = population_update(optimizer, population.losses, cuda_graph)
     while updates < total and bool(optimizer.active.any()):
-        batch = population.next_batch()
-
-        def closure(batch: Any = batch) -> Tensor:
-            for p in population.stacked.parameters():
-                p.grad = None
-            losses = population.losses(batch)
-            losses[optimizer.active].sum().backward()
-            return losses.detach()
-
-        losses = optimizer.step(closure).cpu()
+        losses = update(population.next_batch()).cpu()
         updates += 1
-        for k in range(size):
-            if diverged_at[k] is None and not math.isfinite(float(losses[k])):
+        for k in torch.nonzero(~torch.isfinite(losses)).flatten().tolist():
+            if diverged_at[k] is None:
                 diverge(k, updates)
         for k in range(size):
             if diverged_at[k] is None and population.snapshot_at[k] == updates:

@@ -89,8 +89,11 @@ def population_plans(cfgs: Sequence[DictConfig]) -> list[list[RunPlan]]:
     return list(groups.values())
 
 
-def train_populations(cfgs: Sequence[DictConfig], max_members: int) -> None:
-    """Train every population of these jobs; outcomes go to ``trained_members``."""
+def train_populations(
+    cfgs: Sequence[DictConfig], max_members: int, cuda_graph: bool = True
+) -> None:
+    """Train every population of these jobs; outcomes go to ``trained_members``.
+    ``cuda_graph``: on a GPU, replay each update as a CUDA graph (``graphed.py``)."""
     for group in population_plans(cfgs):
         for plans in split_evenly(group, max_members):
             if len(plans) == 1:
@@ -99,7 +102,7 @@ def train_populations(cfgs: Sequence[DictConfig], max_members: int) -> None:
             cfg = plans[0].cfg
             torch.set_num_threads(torch_threads(cfg.trainer.threads, 1))
             try:
-                trained_members.update(fit_population(plans))
+                trained_members.update(fit_population(plans, cuda_graph))
             except Exception as error:  # each member's job then records the run as FAILED
                 log.exception("a population of %d failed", len(plans))
                 reason = f"{type(error).__name__}: {error}"

@@ -7,7 +7,8 @@ Member k follows its solo optimizer (``optim/momentum.py``) exactly:
     SGD: CM with mu = 0.
 A member's mu_t comes from its own solo optimizer (``mu(t)``: eq. (5) capped at its mu_max,
 its final phase, or the RNN warm-up). A frozen member (diverged) is updated no more: its lr
-and mu are 0 and its gradient is replaced by 0.
+and mu are 0 (its parameters and velocity were set to 0, so its gradient is finite and its
+step is 0).
 """
 
 from __future__ import annotations
@@ -75,25 +76,45 @@ class PopulationMomentum:
             p[k].zero_()
             v[k].zero_()
 
-    @torch.no_grad()
     def step(self, closure: Callable[[], Tensor]) -> Tensor:
         """One update of every member; the closure (grads to None, the members' objectives,
         backward of their sum) runs at the look-ahead point; returns its (K,) losses."""
         mu = self.mus(self.updates_done)
-        shift = mu * self.nesterov  # NAG members look ahead by mu v; CM and SGD do not
-        for p, v in zip(self.params, self.velocities, strict=True):
-            p.add_(v * _per_member(shift, v))
-        with torch.enable_grad():
-            losses = closure()
-        lr = self.lrs * self.active
-        for p, v, train in zip(self.params, self.velocities, self.trainable, strict=True):
-            g = p.grad if p.grad is not None else torch.zeros_like(p)
-            keep = _per_member(train & self.active, g)
-            g = torch.where(keep, g, torch.zeros((), dtype=g.dtype, device=g.device))
-            step = g * _per_member(-(lr * train), g)  # -lr g
-            v.mul_(_per_member(mu, v)).add_(step)  # v <- mu v - lr g
-            # NAG: theta (the look-ahead) - lr g; CM and SGD: theta + v
-            p.add_(torch.where(_per_member(self.nesterov, p), step, v))
+        losses = self.apply(mu, closure)
+        self.advance(mu)
+        return losses
+
+    def advance(self, mu: Tensor) -> None:
+        """Count an update made with ``mu`` (``apply`` alone does not: a CUDA graph replays it)."""
         self.last_mu = mu
         self.updates_done += 1
+
+    @torch.no_grad()
+    def apply(self, mu: Tensor, closure: Callable[[], Tensor]) -> Tensor:
+        """The update with every member's mu_t given (K,), on the device: only device work,
+        no host reads, so that a CUDA graph can capture it (``graphed.py``).
+
+        Written in few passes over the stacked tensors (they are K times a solo run's, so
+        an update is bound by memory traffic): every coefficient is per member, and a 0/1
+        coefficient (NAG or not) adds a term exactly or adds exactly 0.
+        """
+        nag = self.nesterov.to(mu.dtype)
+        shift = mu * nag  # NAG members look ahead by mu v; CM and SGD do not
+        for p, v in zip(self.params, self.velocities, strict=True):
+            p.addcmul_(v, _per_member(shift, v))
+        with torch.enable_grad():
+            losses = closure()
+        minus_lr = -(self.lrs * self.active)  # 0 for a frozen member
+        for p, v, train in zip(self.params, self.velocities, self.trainable, strict=True):
+            step = p.grad if p.grad is not None else torch.zeros_like(p)
+            # -lr g, in place (backward made the gradient for this update alone); 0 for a
+            # frozen member and a parameter its member does not train
+            step.mul_(_per_member(minus_lr * train, step))
+            torch.addcmul(step, v, _per_member(mu, v), out=v)  # v <- mu v - lr g
+            # NAG: theta (the look-ahead) - lr g; CM and SGD: theta + v
+            p.addcmul_(v, _per_member(1.0 - nag, p)).addcmul_(step, _per_member(nag, p))
         return losses
+
+    def state(self) -> list[Tensor]:
+        """The tensors an update changes: the stacked parameters and their velocities."""
+        return self.params + self.velocities

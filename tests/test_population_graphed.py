@@ -1,0 +1,86 @@
+"""The population update as a callable (``training/population/graphed.py``): eager on a CPU,
+one CUDA graph replay on a GPU. The graph is checked against the eager update where a GPU
+is present (and by ``benchmarks/population_graph_check.py`` on a lent one); the rest here."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from momentum_repro.models.autoencoder import DeepAutoencoder
+from momentum_repro.training.population.graphed import (
+    EagerUpdate,
+    GraphedUpdate,
+    _static,
+    backward_of_active,
+    population_update,
+)
+from momentum_repro.training.population.momentum import PopulationMomentum
+from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
+
+
+def population(device: str, lrs: list[float]) -> tuple[StackedAutoencoder, PopulationMomentum]:
+    models = [DeepAutoencoder([20, 8, 3], seed=s).double() for s in range(len(lrs))]
+    stacked = StackedAutoencoder(models)
+    for t in stacked.parameters():
+        t.data = t.data.to(device)
+    schedules = [lambda t: min(0.5 + 0.1 * t, 0.95)] * len(lrs)
+    nesterov = [k % 2 == 0 for k in range(len(lrs))]
+    return stacked, PopulationMomentum(stacked.parameters(), lrs, schedules, nesterov)
+
+
+def test_on_a_cpu_the_update_is_eager_and_a_graph_is_refused() -> None:
+    stacked, optimizer = population("cpu", [0.1, 0.1])
+    losses = lambda b: stacked.objectives(stacked.forward(b[0]), b[0])  # noqa: E731
+    assert isinstance(population_update(optimizer, losses, cuda_graph=True), EagerUpdate)
+    with pytest.raises(ValueError, match="GraphedUpdate needs CUDA tensors, got cpu"):
+        GraphedUpdate(optimizer, losses)
+
+
+def test_backward_of_active_gives_each_active_member_its_own_gradient() -> None:
+    stacked, optimizer = population("cpu", [0.1, 0.1, 0.1])
+    x = torch.rand(3, 5, 20, dtype=torch.float64)
+    optimizer.freeze(1)
+    losses = stacked.objectives(stacked.forward(x), x)
+    backward_of_active(losses, optimizer.active)
+    grads = [p.grad.clone() for p in stacked.parameters()]
+    for k in (0, 2):  # each active member: the gradient of its own objective alone
+        for p in stacked.parameters():
+            p.grad = None
+        stacked.objectives(stacked.forward(x), x)[k].backward()
+        for g, p in zip(grads, stacked.parameters(), strict=True):
+            torch.testing.assert_close(g[k], p.grad[k], rtol=0, atol=0)
+    assert all(float(g[1].abs().max()) == 0.0 for g in grads)  # the frozen one: none
+
+
+def test_a_shared_minibatch_keeps_its_expanded_layout_in_the_graph_inputs() -> None:
+    x = torch.rand(1, 4, 6).expand(5, 4, 6)
+    storage, seen = _static(x)
+    assert storage is not None and seen is not None
+    assert storage.shape == (1, 4, 6) and seen.shape == x.shape and seen.stride(0) == 0
+    torch.testing.assert_close(seen, x, rtol=0, atol=0)
+    y = torch.rand(5, 4, 6)
+    storage, seen = _static(y)
+    assert seen is storage and storage.data_ptr() != y.data_ptr()
+    assert _static(None) == (None, None)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_graphed_update_replays_the_eager_trajectory_on_a_gpu() -> None:
+    """Same initial state and minibatches, a member frozen at update 10 (as a divergence
+    does): the graphed parameters equal the eager ones, bit for bit."""
+    gen = torch.Generator().manual_seed(0)
+    batches = [torch.rand(1, 16, 20, generator=gen, dtype=torch.float64) for _ in range(30)]
+    results = []
+    for graphed in (False, True):
+        stacked, optimizer = population("cuda", [0.1, 0.05, 0.2])
+        losses = lambda b, s=stacked: s.objectives(s.forward(b[0]), b[0])  # noqa: E731
+        update = population_update(optimizer, losses, cuda_graph=graphed)
+        assert isinstance(update, GraphedUpdate if graphed else EagerUpdate)
+        for t, x in enumerate(batches):
+            update((x.cuda().expand(3, -1, -1),))
+            if t == 10:
+                optimizer.freeze(2)
+        results.append([p.detach().cpu() for p in stacked.parameters()])
+    for eager, graphed in zip(*results, strict=True):
+        torch.testing.assert_close(graphed, eager, rtol=0, atol=0)
