@@ -3,6 +3,7 @@ member is frozen without touching the others, and the stacked forms equal the so
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,16 @@ MEMBERS = [
     ["optimizer=sgd", "optimizer.lr=0.01"],
     ["optimizer=nag", "optimizer.lr=0.003", "optimizer.mu_max=0.9", "seed=2"],
     ["optimizer=cm", "optimizer.lr=0.01", "optimizer.mu_max=0.99", "seed=2"],
+]
+
+# the RNN's: lrs at its scale (the summed objective); at lr 1e-2 SGD explodes (weights x10 an
+# update), and rounding differences grow with the weights until the overflow's update differs
+RNN_MEMBERS = [
+    ["optimizer=nag", "optimizer.lr=1e-3", "optimizer.mu_max=0.995"],
+    ["optimizer=cm", "optimizer.lr=1e-3", "optimizer.mu_max=0.9"],
+    ["optimizer=sgd", "optimizer.lr=1e-3"],
+    ["optimizer=biases", "optimizer.lr=1e-3"],  # only the output biases learn
+    ["optimizer=nag", "optimizer.lr=3e-3", "optimizer.mu_max=0.99", "seed=2"],
 ]
 
 
@@ -193,14 +204,7 @@ def test_autoencoder_members_equal_their_solo_runs(tiny_curves: Path) -> None:
 
 @pytest.mark.slow
 def test_rnn_members_equal_their_solo_runs(rnn_eval_set: Path) -> None:
-    members = [
-        ["optimizer=nag", "optimizer.lr=1e-3", "optimizer.mu_max=0.995"],
-        ["optimizer=cm", "optimizer.lr=1e-3", "optimizer.mu_max=0.9"],
-        ["optimizer=sgd", "optimizer.lr=1e-3"],
-        ["optimizer=biases", "optimizer.lr=1e-3"],  # only the output biases learn
-        ["optimizer=nag", "optimizer.lr=3e-3", "optimizer.mu_max=0.99", "seed=2"],
-    ]
-    plans = rnn_plans(rnn_eval_set, members)
+    plans = rnn_plans(rnn_eval_set, RNN_MEMBERS)
     trained = fit_population(plans)
     for plan in plans:
         assert_same_run(fit_rnn(plan.cfg, plan.data), trained[plan.key].result)
@@ -236,3 +240,23 @@ def test_autoencoder_member_at_lr_1e3_diverges_alone(tiny_curves: Path) -> None:
     assert trained[plans[1].key].result.diverged
     for plan in plans:
         assert_same_run(fit_autoencoder(plan.cfg, plan.data), trained[plan.key].result)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("cuda_graph", [True, False])
+def test_members_trained_on_a_gpu_equal_their_solo_cpu_runs(
+    tiny_curves: Path, rnn_eval_set: Path, cuda_graph: bool
+) -> None:
+    """The GPU path end to end (the data, the updates, curves and snapshots on the device;
+    final errors on the CPU, as a solo run's): float64 members equal the solo CPU runs."""
+    gpu = ["trainer.accelerator=gpu"]
+    for plans, fit in (
+        (autoencoder_plans(tiny_curves, [[*m, *gpu] for m in MEMBERS]), fit_autoencoder),
+        (rnn_plans(rnn_eval_set, [[*m, *gpu] for m in RNN_MEMBERS]), fit_rnn),
+    ):
+        trained = fit_population(plans, cuda_graph=cuda_graph)
+        for plan in plans:
+            cpu = copy.deepcopy(plan.cfg)
+            cpu.trainer.accelerator = "cpu"
+            assert_same_run(fit(cpu, plan.data), trained[plan.key].result)

@@ -84,3 +84,27 @@ def test_graphed_update_replays_the_eager_trajectory_on_a_gpu() -> None:
         results.append([p.detach().cpu() for p in stacked.parameters()])
     for eager, graphed in zip(*results, strict=True):
         torch.testing.assert_close(graphed, eager, rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_what_a_gpu_population_evaluates_on_the_device_equals_the_cpu() -> None:
+    """The pieces ``fit_population`` runs on the GPU besides the update: minibatches drawn
+    from a set on the device, the squared error of a GPU model on CPU data, an RNN evaluated
+    on the device."""
+    from momentum_repro.data.rnn_tasks import make_eval_set
+    from momentum_repro.models.autoencoder import squared_error
+    from momentum_repro.models.rnn import TanhRNN, evaluate_rnn
+    from momentum_repro.training.batches import InMemoryBatches
+
+    data = torch.rand(50, 20, dtype=torch.float64)
+    on_cpu, on_gpu = InMemoryBatches(data, 8, seed=3), InMemoryBatches(data.cuda(), 8, seed=3)
+    for a, b in zip(on_cpu, on_gpu, strict=True):
+        torch.testing.assert_close(b.cpu(), a, rtol=0, atol=0)
+    model = DeepAutoencoder([20, 8, 3], seed=1).double()
+    error = squared_error(model, data)
+    assert squared_error(model.cuda(), data) == pytest.approx(error, rel=1e-12)
+    rnn = TanhRNN.for_task("addition", seed=1, dtype=torch.float64)
+    batch = make_eval_set("addition", 12, 64, seed=2)
+    loss, zero_one = evaluate_rnn(rnn, "addition", batch)
+    gpu_loss, gpu_zero_one = evaluate_rnn(rnn.cuda(), "addition", batch)
+    assert gpu_loss == pytest.approx(loss, rel=1e-12) and gpu_zero_one == zero_one

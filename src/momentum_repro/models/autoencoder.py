@@ -87,10 +87,12 @@ class DeepAutoencoder(nn.Module):
 
 @torch.no_grad()
 def squared_error(model: DeepAutoencoder, data: Tensor, batch_size: int = 10_000) -> float:
-    """The paper's reported error: sum over pixels of (output - input)^2, averaged over cases."""
+    """The paper's reported error: sum over pixels of (output - input)^2, averaged over cases.
+    Computed where the model is (the data, wherever it is, goes there a chunk at a time)."""
+    device = next(model.parameters()).device
     total = 0.0
     for start in range(0, data.shape[0], batch_size):
-        x = data[start : start + batch_size]
+        x = data[start : start + batch_size].to(device)
         total += float((model.reconstruct(x) - x).pow(2).sum(dtype=torch.float64))
     return total / data.shape[0]
 

@@ -61,10 +61,15 @@ class AutoencoderPopulation:
     def __init__(self, plans: Sequence[Any], device: torch.device) -> None:
         shared = autoencoder_tensors(plans[0].cfg, plans[0].data)  # the members share the data
         self.runs = [build_autoencoder_run(p.cfg, p.data, shared) for p in plans]
-        self.train, self.test = shared[0], shared[1]
         self.stacked = StackedAutoencoder([r.model for r in self.runs])
         self.device = device
         self._to_device(self.stacked.parameters())
+        # the data and each member's solo model (where its curves and snapshot are measured)
+        # live on the device too: on a GPU, evaluating K members on the CPU would take as
+        # long as training them
+        self.train, self.test, self.curve_data = (t.to(device) for t in shared)
+        for run in self.runs:
+            run.model.to(device)
         seeds, self.member_seed = _by_seed([int(p.cfg.seed) for p in plans])
         batch_size = int(plans[0].cfg.trainer.batch_size)
         self.streams = [_epochs(InMemoryBatches(self.train, batch_size, s)) for s in seeds]
@@ -93,7 +98,7 @@ class AutoencoderPopulation:
         return self.stacked.copy_member_into(k, self.runs[k].model)
 
     def curve(self, k: int) -> dict[str, float] | None:
-        error = squared_error(self.solo_model(k), self.runs[k].curve_data)
+        error = squared_error(self.solo_model(k), self.curve_data)
         return {"train_error": error} if math.isfinite(error) else None
 
     def snapshot(self, k: int) -> dict[str, float]:
@@ -114,6 +119,8 @@ class RNNPopulation:
         self.device = device
         for t in self.stacked.parameters():
             t.data = t.data.to(device)
+        for run in self.runs:  # curves are measured on the device (evaluate_rnn)
+            run.model.to(device)
         seeds, self.member_seed = _by_seed([int(p.cfg.seed) for p in plans])
         first_of_seed = [self.member_seed.index(i) for i in range(len(seeds))]
         self.streams = [iter(self.runs[k].stream) for k in first_of_seed]
