@@ -234,7 +234,8 @@ def main() -> None:
                 eager = size * timed(bench.population(size, False), args.seconds, device)
                 line += f"   ({eager:10.1f}, {eager / solo:6.2f}x)"
             print(line, flush=True)
-        projections.append((name, float(np.median(solos)), *best))
+        if best[0] > 0:  # some size was timed
+            projections.append((name, float(np.median(solos)), *best))
     print("\nThe paper's protocol on this machine (runs x updates / member-updates/s):")
     for name, solo, best, size in projections:
         work = PAPER_RUNS[name] * PAPER_UPDATES[name]

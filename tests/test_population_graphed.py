@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import Tensor
 
 from momentum_repro.models.autoencoder import DeepAutoencoder
 from momentum_repro.training.population.graphed import (
@@ -67,10 +68,14 @@ def test_a_shared_minibatch_keeps_its_expanded_layout_in_the_graph_inputs() -> N
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_graphed_update_replays_the_eager_trajectory_on_a_gpu() -> None:
-    """Same initial state and minibatches, a member frozen at update 10 (as a divergence
-    does): the graphed parameters equal the eager ones, bit for bit."""
+    """Same initial state and minibatches (of two sizes: two graphs, replayed in turn), a
+    member frozen at update 10 (as a divergence does): the graphed parameters equal the eager
+    ones, bit for bit."""
     gen = torch.Generator().manual_seed(0)
-    batches = [torch.rand(1, 16, 20, generator=gen, dtype=torch.float64) for _ in range(30)]
+    sizes = [16, 12, 12, 16, 12]
+    batches = [
+        torch.rand(1, sizes[t % 5], 20, generator=gen, dtype=torch.float64) for t in range(30)
+    ]
     results = []
     for graphed in (False, True):
         stacked, optimizer = population("cuda", [0.1, 0.05, 0.2])
@@ -81,6 +86,8 @@ def test_graphed_update_replays_the_eager_trajectory_on_a_gpu() -> None:
             update((x.cuda().expand(3, -1, -1),))
             if t == 10:
                 optimizer.freeze(2)
+        if graphed:
+            assert len(update.graphs) == 2  # type: ignore[union-attr]
         results.append([p.detach().cpu() for p in stacked.parameters()])
     for eager, graphed in zip(*results, strict=True):
         torch.testing.assert_close(graphed, eager, rtol=0, atol=0)
@@ -108,3 +115,26 @@ def test_what_a_gpu_population_evaluates_on_the_device_equals_the_cpu() -> None:
     loss, zero_one = evaluate_rnn(rnn, "addition", batch)
     gpu_loss, gpu_zero_one = evaluate_rnn(rnn.cuda(), "addition", batch)
     assert gpu_loss == pytest.approx(loss, rel=1e-12) and gpu_zero_one == zero_one
+
+
+def test_a_parameter_a_member_does_not_train_stays_put_even_under_an_infinite_gradient() -> None:
+    """The RNN's biases baseline trains only some parameters: where its member does not
+    train one, the update adds exactly 0, also when that gradient is inf (0 * inf is NaN)."""
+    w = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.ones(2, 1, dtype=torch.float64, requires_grad=True)
+    trainable = [torch.tensor([True, False]), torch.tensor([True, True])]
+    optimizer = PopulationMomentum(
+        [w, b], [0.1, 0.1], [lambda t: 0.9] * 2, [True, False], trainable
+    )
+
+    def closure() -> Tensor:
+        w.grad = b.grad = None
+        losses = w.abs().sqrt().sum(dim=1) + (b**2).sum(dim=1)  # d/dw sqrt|w| at 0: inf
+        losses.sum().backward()
+        return losses.detach()
+
+    for _ in range(3):
+        optimizer.step(closure)
+    assert w[1].tolist() == [0.0, 0.0, 0.0]  # untrained: untouched
+    assert torch.isfinite(b).all() and b[1].item() != 1.0  # member 1 trains its b
+    assert torch.isnan(w[0]).all()  # member 0 trains w: its inf gradient goes through

@@ -58,6 +58,9 @@ class PopulationMomentum:
             if trainable is None
             else [t.to(like.device) for t in trainable]
         )
+        # parameters that some member does not train (read once, here: the update reads no
+        # mask on the host, so that a CUDA graph can capture it)
+        self.partly_trained = [not bool(t.all()) for t in self.trainable]
         self.velocities = [torch.zeros_like(p) for p in self.params]
         self.updates_done = 0
         self.last_mu = self.mus(0)
@@ -105,11 +108,16 @@ class PopulationMomentum:
         with torch.enable_grad():
             losses = closure()
         minus_lr = -(self.lrs * self.active)  # 0 for a frozen member
-        for p, v, train in zip(self.params, self.velocities, self.trainable, strict=True):
+        tensors = zip(
+            self.params, self.velocities, self.trainable, self.partly_trained, strict=True
+        )
+        for p, v, train, partly in tensors:
             step = p.grad if p.grad is not None else torch.zeros_like(p)
             # -lr g, in place (backward made the gradient for this update alone); 0 for a
-            # frozen member and a parameter its member does not train
+            # frozen member (its parameters are 0, so its gradient is finite)
             step.mul_(_per_member(minus_lr * train, step))
+            if partly:  # and exactly 0 where the member does not train it, even if g is inf
+                step.masked_fill_(~_per_member(train, step), 0.0)
             torch.addcmul(step, v, _per_member(mu, v), out=v)  # v <- mu v - lr g
             # NAG: theta (the look-ahead) - lr g; CM and SGD: theta + v
             p.addcmul_(v, _per_member(1.0 - nag, p)).addcmul_(step, _per_member(nag, p))
