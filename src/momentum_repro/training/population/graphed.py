@@ -15,6 +15,9 @@ trajectory does not change (``benchmarks/gpu_check.py`` compares the two on a GP
 Capture needs a few warm-up updates first (cuBLAS handles, autograd's buffers), run on a
 side stream. They would train the members, so the parameters and velocities are saved
 before and written back after: the first replay starts from the state the caller left.
+
+Each graph keeps its own memory pool (one update's activations and gradients): RNN
+minibatches padded to a few different lengths hold a few such pools on the device.
 """
 
 from __future__ import annotations
