@@ -80,7 +80,7 @@ def _sync(device: torch.device) -> None:
 
 class AutoencoderBench:
     def __init__(self, name: str, device: torch.device) -> None:
-        cfg = yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())
+        cfg = model_config(name)
         self.model = DeepAutoencoder(
             list(cfg["encoder_sizes"]),
             output=cfg["output"],
@@ -159,20 +159,25 @@ class RNNBench:
             return member_losses(self.task, z, targets, mask)
 
         update = population_update(optimizer, losses, cuda_graph)
+        index = torch.zeros(size, dtype=torch.long, device=self.device)
 
         def step() -> Tensor:
             # one minibatch for all members, indexed on the device (as fit_population does)
             one = stack_batches([self.batch()])
-            index = torch.zeros(size, dtype=torch.long, device=self.device)
             return update(tuple(None if t is None else t[index] for t in one)).cpu()
 
         return step
 
 
+def model_config(name: str) -> dict:
+    """``conf/model/<name>.yaml`` as a dict (its keys are plain values)."""
+    return yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())
+
+
 def matmul_gflop(name: str) -> float:
     """GFLOP of the matrix products of one autoencoder update: per case, forward 2 and
     backward 4 FLOP per weight (encoder and its mirrored decoder), times the minibatch."""
-    sizes = yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())["encoder_sizes"]
+    sizes = model_config(name)["encoder_sizes"]
     weights = 2 * sum(a * b for a, b in itertools.pairwise(sizes))
     return 6 * weights * AE_BATCH / 1e9
 

@@ -49,6 +49,15 @@ def _epochs(batches: InMemoryBatches) -> Iterator[Tensor]:
         yield from batches
 
 
+def _move(stacked: list[Tensor], solo_models: list[torch.nn.Module], device: torch.device) -> None:
+    """The stacked parameters (trained) and the members' solo models (where curves and
+    snapshots are measured) onto the population's device."""
+    for t in stacked:
+        t.data = t.data.to(device)
+    for model in solo_models:
+        model.to(device)
+
+
 def _by_seed(seeds: Sequence[int]) -> tuple[list[int], list[int]]:
     """The distinct seeds (first-seen order) and each member's index into them."""
     distinct = list(dict.fromkeys(seeds))
@@ -63,22 +72,15 @@ class AutoencoderPopulation:
         self.runs = [build_autoencoder_run(p.cfg, p.data, shared) for p in plans]
         self.stacked = StackedAutoencoder([r.model for r in self.runs])
         self.device = device
-        self._to_device(self.stacked.parameters())
-        # the data and each member's solo model (where its curves and snapshot are measured)
-        # live on the device too: on a GPU, evaluating K members on the CPU would take as
-        # long as training them
+        _move(self.stacked.parameters(), [r.model for r in self.runs], device)
+        # the data too: curves and snapshots are measured on the device, not the CPU
         self.train, self.test, self.curve_data = (t.to(device) for t in shared)
-        for run in self.runs:
-            run.model.to(device)
-        seeds, self.member_seed = _by_seed([int(p.cfg.seed) for p in plans])
+        seeds, member_seed = _by_seed([int(p.cfg.seed) for p in plans])
+        self.member_index = torch.tensor(member_seed, device=device)
         batch_size = int(plans[0].cfg.trainer.batch_size)
         self.streams = [_epochs(InMemoryBatches(self.train, batch_size, s)) for s in seeds]
         self.trainable = None
         self.snapshot_at = [r.snapshot_at for r in self.runs]
-
-    def _to_device(self, tensors: list[Tensor]) -> None:
-        for t in tensors:
-            t.data = t.data.to(self.device)
 
     def next_batch(self) -> tuple[Tensor]:
         """(x,): x (K, batch, units), each member's minibatch (its seed's)."""
@@ -87,7 +89,7 @@ class AutoencoderPopulation:
             x = batches[0].to(self.device).unsqueeze(0)
             return (x.expand(self.stacked.size, *x.shape[1:]),)
         distinct = torch.stack(batches).to(self.device)
-        return (distinct[torch.tensor(self.member_seed, device=self.device)],)
+        return (distinct[self.member_index],)
 
     def losses(self, batch: Sequence[Tensor | None]) -> Tensor:
         x = batch[0]
@@ -117,12 +119,10 @@ class RNNPopulation:
         self.task = self.runs[0].task
         self.stacked = StackedTanhRNN([r.model for r in self.runs])
         self.device = device
-        for t in self.stacked.parameters():
-            t.data = t.data.to(device)
-        for run in self.runs:  # curves are measured on the device (evaluate_rnn)
-            run.model.to(device)
-        seeds, self.member_seed = _by_seed([int(p.cfg.seed) for p in plans])
-        first_of_seed = [self.member_seed.index(i) for i in range(len(seeds))]
+        _move(self.stacked.parameters(), [r.model for r in self.runs], device)
+        seeds, member_seed = _by_seed([int(p.cfg.seed) for p in plans])
+        self.member_index = torch.tensor(member_seed, device=device)
+        first_of_seed = [member_seed.index(i) for i in range(len(seeds))]
         self.streams = [iter(self.runs[k].stream) for k in first_of_seed]
         self.trainable = self.stacked.trainable
         self.snapshot_at = [None] * len(self.runs)
@@ -131,7 +131,7 @@ class RNNPopulation:
         """(inputs, targets, mask, valid), each (K, ...): each member's minibatch (its
         seed's). The distinct minibatches go to the device once, then are indexed there."""
         distinct = stack_batches([next(s) for s in self.streams])
-        index = torch.tensor(self.member_seed, device=self.device)
+        index = self.member_index
         return tuple(None if t is None else t.to(self.device)[index] for t in distinct)  # type: ignore[return-value]
 
     def losses(self, batch: Sequence[Tensor | None]) -> Tensor:

@@ -51,7 +51,10 @@ class PopulationMomentum:
         like = self.params[0]
         self.lrs = torch.tensor(list(lrs), dtype=like.dtype, device=like.device)
         self.schedules = list(schedules)
-        self.nesterov = torch.tensor(list(nesterov), device=like.device)
+        # 1 for a NAG member, 0 for CM and SGD: a coefficient of the update
+        self.nesterov = torch.tensor(
+            [float(n) for n in nesterov], dtype=like.dtype, device=like.device
+        )
         self.active = torch.ones(size, dtype=torch.bool, device=like.device)
         self.trainable = (
             [torch.ones(size, dtype=torch.bool, device=like.device) for _ in self.params]
@@ -101,7 +104,7 @@ class PopulationMomentum:
         an update is bound by memory traffic): every coefficient is per member, and a 0/1
         coefficient (NAG or not) adds a term exactly or adds exactly 0.
         """
-        nag = self.nesterov.to(mu.dtype)
+        nag, cm = self.nesterov, 1.0 - self.nesterov
         shift = mu * nag  # NAG members look ahead by mu v; CM and SGD do not
         for p, v in zip(self.params, self.velocities, strict=True):
             p.addcmul_(v, _per_member(shift, v))
@@ -120,7 +123,7 @@ class PopulationMomentum:
                 step.masked_fill_(~_per_member(train, step), 0.0)
             torch.addcmul(step, v, _per_member(mu, v), out=v)  # v <- mu v - lr g
             # NAG: theta (the look-ahead) - lr g; CM and SGD: theta + v
-            p.addcmul_(v, _per_member(1.0 - nag, p)).addcmul_(step, _per_member(nag, p))
+            p.addcmul_(v, _per_member(cm, p)).addcmul_(step, _per_member(nag, p))
         return losses
 
     def state(self) -> list[Tensor]:
