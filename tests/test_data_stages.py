@@ -247,9 +247,16 @@ def test_every_sweep_of_params_yaml_names_existing_configs_and_a_dvc_stage():
     for dvc_file in (ROOT / "dvc.yaml", ROOT / "pipelines" / "full" / "dvc.yaml"):
         file_stages = yaml.safe_load(dvc_file.read_text())["stages"]
         stages.update(file_stages)
-        sweep_stage = file_stages["sweep"]  # foreach: sweep@<name>, one per params.yaml sweep
-        assert sweep_stage["do"]["cmd"].startswith("python pipelines/sweep.py ${")
-        swept |= set(sweep_stage["foreach"])
+        for stage in file_stages.values():  # sweep.py <names> or a foreach over names
+            cmd = stage.get("do", stage).get("cmd", "")
+            if cmd.startswith("python pipelines/sweep.py ${"):
+                swept |= set(stage["foreach"])
+            elif cmd.startswith("python pipelines/sweep.py "):
+                names = cmd.split()[2:]
+                swept |= set(names)
+                for name in names:  # each sweep's params and summary are the stage's
+                    assert f"sweeps.{name}" in stage["params"], cmd
+                    assert {f"results/sweeps/{name}.json": {"cache": False}} in stage["outs"]
     for name, sweep in params["sweeps"].items():
         data = sweep["data"] if isinstance(sweep["data"], list) else [sweep["data"]]
         for data_name in data:
@@ -257,7 +264,7 @@ def test_every_sweep_of_params_yaml_names_existing_configs_and_a_dvc_stage():
         for group in ("model", "experiment"):
             if group in sweep:
                 assert (ROOT / "conf" / group / f"{sweep[group]}.yaml").is_file(), name
-        assert name in swept, f"params.yaml sweeps.{name} has no sweep@{name} stage"
+        assert name in swept, f"params.yaml sweeps.{name} is swept by no DVC stage"
     for name in BUILDERS:
         assert f"data.{name}" in (stages.get(f"build_{name}") or {}).get("params", []), name
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 
 from conftest import ROOT
 
@@ -96,5 +97,21 @@ def test_dvc_repro_runs_end_to_end_and_reruns_only_what_changed(tmp_path: Path) 
     changed = {
         line.rstrip(":").strip() for line in status.stdout.splitlines() if line.endswith(":")
     }
-    assert {"sweep@curves", "report"} <= changed
-    assert not changed & {"build_curves", "build_rnn", "sweep@rnn"}, status.stdout
+    assert {"sweeps", "report"} <= changed
+    assert not changed & {"build_curves", "build_rnn"}, status.stdout
+
+    # both sweeps run as one multirun, each job under its own sweep's parent run; rerun,
+    # the RNN jobs (finished, unchanged) are skipped and the two new CURVES jobs train
+    redo = dvc(repo, "repro")
+    assert redo.returncode == 0, redo.stdout[-3000:] + redo.stderr[-3000:]
+    assert json.loads((repo / "results/sweeps/rnn.json").read_text())["runs"] == rnn["runs"]
+    curves_again = json.loads((repo / "results/sweeps/curves.json").read_text())
+    assert curves_again["counts"]["FINISHED"] == 4
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("momentum-repro").experiment_id])
+    parents = {
+        r.info.run_id: r.data.tags["sweep_name"] for r in runs if r.data.tags["run_kind"] == "sweep"
+    }
+    assert sorted(parents.values()) == ["curves_tiny"] * 2 + ["rnn_tiny"] * 2  # two multiruns
+    for run in (r for r in runs if r.data.tags["run_kind"] == "job"):
+        assert parents[run.data.tags["mlflow.parentRunId"]] == run.data.tags["sweep_name"]

@@ -74,6 +74,37 @@ def test_two_job_multirun_logs_two_children_under_one_parent(
         assert [m.step for m in history] == [0, 20]
 
 
+def test_two_sweeps_in_one_multirun_keep_their_own_parent_runs(
+    tmp_path: Path, tiny_curves: Path
+) -> None:
+    """A union multirun (``sweep_plan.union_overrides``) in two joblib workers: each job is
+    the child of its own sweep's parent run, which the workers learn per job."""
+    done = multirun(
+        tmp_path,
+        tiny_curves,
+        "sweep_name=a+b",
+        "optimizer.lr=0.01",
+        "hydra/sweeper=grids",
+        "hydra.sweeper.grids=[['sweep_name=a','optimizer=sgd'],"
+        "['sweep_name=b','optimizer=cm,nag','optimizer.mu_max=0.9']]",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sweep a+b: job 3/3 done" in done.stdout + done.stderr
+    jobs, sweeps = job_runs(tmp_path)
+    parents = dict(zip(sweeps["run_id"], sweeps["tags.sweep_name"], strict=True))
+    assert sorted(parents.values()) == ["a", "b"]
+    assert (sweeps["status"] == "FINISHED").all()
+    assert sorted(zip(jobs["tags.sweep_name"], jobs["tags.method"], strict=True)) == [
+        ("a", "sgd"),
+        ("b", "cm"),
+        ("b", "nag"),
+    ]
+    for parent, name in zip(jobs["tags.mlflow.parentRunId"], jobs["tags.sweep_name"], strict=True):
+        assert parents[parent] == name
+
+
 def test_interrupted_sweep_resumes_without_redoing_finished_runs(
     tmp_path: Path, tiny_curves: Path
 ) -> None:

@@ -10,8 +10,10 @@ from momentum_repro.training.run import parallel_jobs, torch_threads
 from momentum_repro.training.sweep_plan import (
     for_profile,
     multirun_overrides,
+    planned_multiruns,
     sweep_grids,
     swept_over_mu_max,
+    union_overrides,
 )
 
 CURVES = {"data": "curves", "model": "curves", "methods": ["sgd", "cm", "nag"]}
@@ -177,3 +179,47 @@ def test_a_sweeps_own_launcher_wins_over_the_global_one() -> None:
     assert "hydra/launcher=population" in own and "hydra/launcher=joblib" not in own
     with pytest.raises(ValueError, match="launcher='nope'"):
         multirun_overrides("s", {**sweep, "launcher": "nope"}, "quick", "joblib")
+
+
+def job_settings(common: list[str], grids: list[list[str]]) -> list[dict[str, str]]:
+    """Each job's overrides as Hydra applies them (a later value of a key wins)."""
+    return [dict(o.split("=", 1) for o in job) for job in expand_grids(common, grids)]
+
+
+def test_two_sweeps_in_one_multirun_run_each_sweeps_own_jobs_in_order() -> None:
+    """The union multirun's jobs, as Hydra composes its grids, are the CURVES sweep's jobs
+    then the RNN sweep's, each with exactly the overrides of its own multirun (its
+    sweep_name, data, experiment, and the final phase left for each job to resolve)."""
+    from conftest import compose_config
+
+    sweeps = shipped_sweeps()
+    union = union_overrides({n: sweeps[n] for n in ("curves", "rnn")}, "quick", "joblib")
+    hydra = compose_config(union, with_hydra=True).hydra
+    assert hydra.launcher._target_.endswith("JoblibLauncher")
+    assert str(hydra.sweep.dir).startswith("multirun/curves_quick+rnn_quick/")
+    grids = [list(grid) for grid in hydra.sweeper.grids]  # read as the sweeper reads them
+    assert "schedule.final_phase_updates=${final_phase_updates}" in grids[0]
+    common = [o for o in union if not o.startswith(("hydra/", "hydra."))]
+
+    expected = []
+    for name in ("curves", "rnn"):
+        own = multirun_overrides(name, sweeps[name], "quick", "joblib")
+        own_common = [o for o in own if not o.startswith(("hydra/", "hydra."))]
+        expected += job_settings(own_common, sweep_grids(for_profile(sweeps[name], "quick")))
+    union_jobs = job_settings(common, grids)
+    assert len(union_jobs) == 5 + 24
+    assert union_jobs == expected
+
+
+def test_sweeps_under_different_launchers_run_one_after_the_other() -> None:
+    sweeps = shipped_sweeps()
+    both = {"curves": sweeps["curves"], "rnn": sweeps["rnn"]}
+    (one,) = planned_multiruns(["curves", "rnn"], both, "quick", "joblib")
+    assert "sweep_name=curves_quick+rnn_quick" in one
+    own = {**both, "rnn": {**sweeps["rnn"], "launcher": "population"}}
+    first, second = planned_multiruns(["curves", "rnn"], own, "quick", "joblib")
+    assert first == multirun_overrides("curves", sweeps["curves"], "quick", "joblib")
+    assert "hydra/launcher=population" in second and "sweep_name=rnn_quick" in second
+    assert planned_multiruns(["rnn"], both, "quick", "joblib") == [
+        multirun_overrides("rnn", sweeps["rnn"], "quick", "joblib")
+    ]

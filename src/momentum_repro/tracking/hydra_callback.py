@@ -24,6 +24,7 @@ from momentum_repro.tracking.mlflow_tracking import PARENT_RUN_ENV, experiment_i
 log = logging.getLogger(__name__)
 SWEEP_JOBS_ENV = "MOMENTUM_REPRO_SWEEP_JOBS"  # N, for "job k/N" lines in the jobs' processes
 SWEEP_START_ENV = "MOMENTUM_REPRO_SWEEP_START"  # the sweep's start (epoch seconds), for its ETA
+SWEEP_LABEL_ENV = "MOMENTUM_REPRO_SWEEP_LABEL"  # the multirun's name, for its progress lines
 DONE_FILE = ".jobs_done"  # in the sweep's folder: one line per ended job, from any process
 
 
@@ -41,59 +42,89 @@ def sweep_progress_line(name: str, done: int, total: int, elapsed: float) -> str
     return line
 
 
+def sweep_names_of(jobs: list[list[str]], default: str) -> list[str]:
+    """The ``sweep_name`` of each job's overrides (the last one wins, as in Hydra), in order
+    of first appearance; ``default`` (the multirun's own) for a job that sets none."""
+    names: list[str] = []
+    for job in jobs:
+        name = default
+        for override in job:
+            if override.startswith("sweep_name="):
+                name = override.split("=", 1)[1]
+        if name not in names:
+            names.append(name)
+    return names
+
+
 class MlflowSweepCallback(Callback):
     """Creates the sweep's parent run (and the SQLite schema) before any job starts.
 
-    Jobs find the parent through an environment variable, which the basic launcher's
-    in-process jobs and the joblib launcher's worker processes both inherit. A job that runs
-    elsewhere (submitit: a SLURM node, where the scheduler may not export the submitting
-    shell's environment) gets it from this callback, which Hydra pickles with each job.
+    A multirun of several sweeps (``sweep_plan.union_overrides``: jobs that set their own
+    ``sweep_name``) gets one parent run per sweep, each job under its own sweep's parent, as
+    if each sweep had run in its own multirun.
+
+    Jobs find their parent through an environment variable set by ``on_job_start``, which
+    Hydra calls in the job's own process: the basic launcher's in-process jobs, the joblib
+    launcher's worker processes, and a job that runs elsewhere (submitit: a SLURM node, where
+    the scheduler may not export the submitting shell's environment), which gets this
+    callback pickled with it.
     """
 
     def __init__(self) -> None:
         self.client: MlflowClient | None = None
-        self.parent_run_id: str | None = None
+        self.parent_run_ids: dict[str, str] = {}  # sweep_name -> its parent run, while open
         self.job_env: dict[str, str] = {}  # what on_job_start sets in a job's own process
+
+    @property
+    def parent_run_id(self) -> str | None:
+        """The parent run of a one-sweep multirun (the first sweep's otherwise)."""
+        return next(iter(self.parent_run_ids.values()), None)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.client = MlflowClient(tracking_uri(config.tracking.uri))
         exp_id = experiment_id(
             self.client, config.tracking.experiment, config.tracking.artifact_root
         )
-        name = f"sweep {config.sweep_name}"
-        run = self.client.create_run(
-            exp_id,
-            tags={"run_kind": "sweep", "sweep_name": config.sweep_name, MLFLOW_RUN_NAME: name},
-            run_name=name,
-        )
-        self.parent_run_id = run.info.run_id
-        os.environ[PARENT_RUN_ENV] = self.parent_run_id
-        os.environ[SWEEP_START_ENV] = str(time.time())
+        names = [str(config.sweep_name)]
         try:  # the grid's size; a search sweeper (Optuna) says its number of trials
             sweeper = config.hydra.sweeper
             if "n_trials" in sweeper:
                 size = int(sweeper.n_trials)
             else:
                 grids = OmegaConf.to_container(sweeper.get("grids") or [])
-                size = sweep_size(list(config.hydra.overrides.task), grids)  # type: ignore[arg-type]
+                jobs = expand_grids(list(config.hydra.overrides.task), grids)  # type: ignore[arg-type]
+                size = len(jobs)
+                names = sweep_names_of(jobs, str(config.sweep_name))
             os.environ[SWEEP_JOBS_ENV] = str(size)
         except Exception:
             os.environ.pop(SWEEP_JOBS_ENV, None)
+        for name in names:
+            run_name = f"sweep {name}"
+            run = self.client.create_run(
+                exp_id,
+                tags={"run_kind": "sweep", "sweep_name": name, MLFLOW_RUN_NAME: run_name},
+                run_name=run_name,
+            )
+            self.parent_run_ids[name] = run.info.run_id
+            log.info("MLflow parent run %s for sweep %s", run.info.run_id, name)
+        os.environ[PARENT_RUN_ENV] = self.parent_run_ids[names[0]]
+        os.environ[SWEEP_START_ENV] = str(time.time())
         self.job_env = {
-            k: os.environ[k]
-            for k in (PARENT_RUN_ENV, SWEEP_START_ENV, SWEEP_JOBS_ENV)
-            if k in os.environ
+            k: os.environ[k] for k in (SWEEP_START_ENV, SWEEP_JOBS_ENV) if k in os.environ
         }
+        self.job_env[SWEEP_LABEL_ENV] = str(config.sweep_name)
         # Hydra raises after the sweep when a job crashed, skipping on_multirun_end: close the
-        # parent run at exit then, as FAILED, rather than leave it RUNNING
+        # parent runs at exit then, as FAILED, rather than leave them RUNNING
         atexit.register(self._close, "FAILED")
-        log.info("MLflow parent run %s for sweep %s", self.parent_run_id, config.sweep_name)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """In the job's own process, before the run starts: this sweep's parent run id (and
+        """In the job's own process, before the run starts: its sweep's parent run id (and
         progress counters), set even where the environment was not inherited, and overriding
         a value left by an earlier sweep in a reused worker process."""
         os.environ.update(self.job_env)
+        parent = self.parent_run_ids.get(str(config.get("sweep_name")), self.parent_run_id)
+        if parent is not None:
+            os.environ[PARENT_RUN_ENV] = parent
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         """In the job's own process (a joblib worker too): count it done, log k/N and ETA."""
@@ -107,7 +138,8 @@ class MlflowSweepCallback(Callback):
         with open(done_file, "a") as out:  # O_APPEND: whole lines from concurrent jobs
             out.write(f"{hydra.job.num}\n")
         done = len(done_file.read_text().splitlines())
-        line = sweep_progress_line(config.sweep_name, done, int(total), time.time() - float(start))
+        label = os.environ.get(SWEEP_LABEL_ENV, str(config.sweep_name))
+        line = sweep_progress_line(label, done, int(total), time.time() - float(start))
         log.info(line)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -117,6 +149,7 @@ class MlflowSweepCallback(Callback):
         self._close("FINISHED")
 
     def _close(self, status: str) -> None:
-        if self.client is not None and self.parent_run_id is not None:
-            self.client.set_terminated(self.parent_run_id, status=status)
-            self.parent_run_id = None
+        if self.client is not None:
+            for run_id in self.parent_run_ids.values():
+                self.client.set_terminated(run_id, status=status)
+        self.parent_run_ids = {}

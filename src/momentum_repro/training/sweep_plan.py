@@ -1,10 +1,11 @@
-"""The DVC sweep stage's plan: one Hydra multirun per ``params.yaml`` sweep, and its summary.
+"""The DVC sweep stage's plan: Hydra multiruns of ``params.yaml`` sweeps, and their summaries.
 
 A sweep is a union of grids (``hydra/sweeper=grids``): methods that follow the momentum
 schedule (their config says ``momentum_schedule: true``: CM, NAG) are swept over mu_max x lr;
 every other method (SGD, the RNN "biases" baseline, HF, a user's optimizer) over lr only.
 All jobs of a sweep run in one multirun (one MLflow parent run, one pool of workers) and
-share the ``sweep_name`` tag the report selects by.
+share the ``sweep_name`` tag the report selects by. Several sweeps under one launcher run as
+one multirun too (``union_overrides``); each keeps its parent run and tag.
 """
 
 from __future__ import annotations
@@ -90,6 +91,38 @@ def for_profile(sweep: dict[str, Any], profile: str) -> dict[str, Any]:
     return {**{k: v for k, v in sweep.items() if k != "profiles"}, **chosen}
 
 
+def _sweep_launcher(sweep: dict[str, Any], launcher: str) -> str:
+    launcher = str(sweep.get("launcher", launcher))
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"params.yaml: launcher={launcher!r}; choose one of {sorted(LAUNCHERS)}")
+    return launcher
+
+
+def _task_overrides(name: str, sweep: dict[str, Any], profile: str) -> list[str]:
+    """What every job of one sweep (already ``for_profile``) sets: its data, model, profile,
+    sweep name, seeds, lrs and its own overrides."""
+    data = sweep["data"] if isinstance(sweep["data"], list) else [sweep["data"]]
+    return [
+        *([f"experiment={sweep['experiment']}"] if "experiment" in sweep else []),
+        f"data={_values(data)}",
+        *([f"model={sweep['model']}"] if "model" in sweep else []),
+        f"profile={profile}",
+        f"sweep_name={sweep_name(name, profile)}",
+        f"seed={_values(sweep.get('seeds', [1]))}",
+        f"optimizer.lr={_values(sweep['lr'])}",
+        *[f"{k}={v}" for k, v in sweep.get("overrides", {}).items()],
+    ]
+
+
+def _grids_override(grids: list[list[str]]) -> str:
+    # a value of the grids list is a quoted string: ${...} in it is escaped, so that each job
+    # resolves it in its own config (e.g. its profile's final_phase_updates)
+    quoted = (
+        "[" + ",".join('"' + o.replace("${", "\\${") + '"' for o in grid) + "]" for grid in grids
+    )
+    return f"hydra.sweeper.grids=[{','.join(quoted)}]"
+
+
 def multirun_overrides(
     name: str, sweep: dict[str, Any], profile: str, launcher: str, conf_dir: Path = CONF
 ) -> list[str]:
@@ -99,26 +132,64 @@ def multirun_overrides(
     ``launcher``: params.yaml's; a sweep's own ``launcher:`` key wins (e.g. ``population``
     for the RNN sweep, whose many short runs gain most from it)."""
     sweep = for_profile(sweep, profile)
-    launcher = str(sweep.get("launcher", launcher))
-    if launcher not in LAUNCHERS:
-        raise ValueError(f"params.yaml: launcher={launcher!r}; choose one of {sorted(LAUNCHERS)}")
-    data = sweep["data"] if isinstance(sweep["data"], list) else [sweep["data"]]
-    grids = ",".join(
-        "[" + ",".join(f'"{o}"' for o in grid) + "]" for grid in sweep_grids(sweep, conf_dir)
-    )
     return [
-        *([f"experiment={sweep['experiment']}"] if "experiment" in sweep else []),
-        f"data={_values(data)}",
-        *([f"model={sweep['model']}"] if "model" in sweep else []),
-        f"profile={profile}",
-        f"sweep_name={sweep_name(name, profile)}",
-        f"seed={_values(sweep.get('seeds', [1]))}",
-        f"optimizer.lr={_values(sweep['lr'])}",
-        f"hydra/launcher={launcher}",
-        *[f"{k}={v}" for k, v in sweep.get("overrides", {}).items()],
+        *_task_overrides(name, sweep, profile),
+        f"hydra/launcher={_sweep_launcher(sweep, launcher)}",
         "hydra/sweeper=grids",
-        f"hydra.sweeper.grids=[{grids}]",
+        _grids_override(sweep_grids(sweep, conf_dir)),
     ]
+
+
+def union_label(names: list[str], profile: str) -> str:
+    """The name of one multirun of several sweeps (its folder and progress lines)."""
+    return "+".join(sweep_name(name, profile) for name in names)
+
+
+def union_overrides(
+    sweeps: dict[str, dict[str, Any]], profile: str, launcher: str, conf_dir: Path = CONF
+) -> list[str]:
+    """One Hydra multirun for several sweeps, in the order given (longest runs first packs
+    best): one pool of workers for all their jobs, so no core idles while the last runs of
+    one sweep finish, and the workers start once. Each job keeps its own sweep's overrides,
+    ``sweep_name`` and MLflow parent run (``hydra_callback``), exactly as in its own
+    multirun; only the multirun's folder is shared.
+
+    The sweeps must run under one launcher (``launchers_of``)."""
+    grids = []
+    for name, sweep in sweeps.items():
+        sweep = for_profile(sweep, profile)
+        own = _task_overrides(name, sweep, profile)
+        grids += [[*own, *grid] for grid in sweep_grids(sweep, conf_dir)]
+    (chosen,) = set(launchers_of(sweeps, profile, launcher).values())
+    label = union_label(list(sweeps), profile)
+    return [
+        f"profile={profile}",
+        f"sweep_name={label}",
+        # one folder for the multirun (a job's own sweep_name would split it per sweep)
+        f"hydra.sweep.dir=multirun/{label}/${{now:%Y-%m-%d_%H-%M-%S}}",
+        f"hydra/launcher={chosen}",
+        "hydra/sweeper=grids",
+        _grids_override(grids),
+    ]
+
+
+def launchers_of(sweeps: dict[str, dict[str, Any]], profile: str, launcher: str) -> dict[str, str]:
+    """Each sweep's launcher at ``profile``: its own ``launcher:`` key, else ``launcher``."""
+    return {
+        name: _sweep_launcher(for_profile(sweep, profile), launcher)
+        for name, sweep in sweeps.items()
+    }
+
+
+def planned_multiruns(
+    names: list[str], sweeps: dict[str, dict[str, Any]], profile: str, launcher: str
+) -> list[list[str]]:
+    """The multiruns that run the named sweeps, as their overrides: one for all of them
+    when they share a launcher (``union_overrides``), else one per sweep, in order."""
+    chosen = {name: sweeps[name] for name in names}
+    if len(names) > 1 and len(set(launchers_of(chosen, profile, launcher).values())) == 1:
+        return [union_overrides(chosen, profile, launcher)]
+    return [multirun_overrides(name, sweeps[name], profile, launcher) for name in names]
 
 
 def sweep_name(name: str, profile: str) -> str:
