@@ -78,7 +78,8 @@ def test_two_sweeps_in_one_multirun_keep_their_own_parent_runs(
     tmp_path: Path, tiny_curves: Path
 ) -> None:
     """A union multirun (``sweep_plan.union_overrides``) in two joblib workers: each job is
-    the child of its own sweep's parent run, which the workers learn per job."""
+    the child of its own sweep's parent run, which the workers learn per job, and resolves
+    an interpolation of its grid in its own config (its seed 4, not the multirun's 1)."""
     done = multirun(
         tmp_path,
         tiny_curves,
@@ -86,7 +87,8 @@ def test_two_sweeps_in_one_multirun_keep_their_own_parent_runs(
         "optimizer.lr=0.01",
         "hydra/sweeper=grids",
         "hydra.sweeper.grids=[['sweep_name=a','optimizer=sgd'],"
-        "['sweep_name=b','optimizer=cm,nag','optimizer.mu_max=0.9']]",
+        "['sweep_name=b','optimizer=cm,nag','optimizer.mu_max=0.9','seed=4',"
+        "'schedule.final_phase_updates=\\${seed}']]",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
     )
@@ -103,6 +105,8 @@ def test_two_sweeps_in_one_multirun_keep_their_own_parent_runs(
     ]
     for parent, name in zip(jobs["tags.mlflow.parentRunId"], jobs["tags.sweep_name"], strict=True):
         assert parents[parent] == name
+    phase = dict(zip(jobs["tags.method"], jobs["params.schedule.final_phase_updates"], strict=True))
+    assert phase == {"sgd": "0", "cm": "4", "nag": "4"}
 
 
 def test_interrupted_sweep_resumes_without_redoing_finished_runs(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from momentum_repro.grids import expand_grids
+from momentum_repro.grids import expand_grids, grids_as_written
 from momentum_repro.training.run import parallel_jobs, torch_threads
 from momentum_repro.training.sweep_plan import (
     for_profile,
@@ -197,7 +197,7 @@ def test_two_sweeps_in_one_multirun_run_each_sweeps_own_jobs_in_order() -> None:
     hydra = compose_config(union, with_hydra=True).hydra
     assert hydra.launcher._target_.endswith("JoblibLauncher")
     assert str(hydra.sweep.dir).startswith("multirun/curves_quick+rnn_quick/")
-    grids = [list(grid) for grid in hydra.sweeper.grids]  # read as the sweeper reads them
+    grids = grids_as_written(hydra.sweeper)  # as the grids sweeper reads them
     assert "schedule.final_phase_updates=${final_phase_updates}" in grids[0]
     common = [o for o in union if not o.startswith(("hydra/", "hydra."))]
 

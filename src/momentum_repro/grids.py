@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 
 def _product(overrides: Sequence[str], parser: OverridesParser) -> list[list[str]]:
@@ -41,3 +42,13 @@ def expand_grids(
                 seen.add(tuple(job))
                 jobs.append(job)
     return jobs
+
+
+def grids_as_written(sweeper: DictConfig) -> list[list[str]]:
+    """``hydra.sweeper.grids`` as overrides, unresolved: an interpolation in a grid (written
+    ``\\${...}`` inside the grids override, so that Hydra does not resolve it while building
+    the sweeper) is resolved by each job in its own config, as on a command line."""
+    grids = sweeper.get("grids") or ListConfig([])
+    raw = OmegaConf.to_container(grids, resolve=False)
+    assert isinstance(raw, list)
+    return [[str(o).replace("\\${", "${") for o in grid] for grid in raw]

@@ -16,8 +16,10 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
 
-from momentum_repro.grids import expand_grids
+from momentum_repro.grids import expand_grids, grids_as_written
 
 
 @dataclass
@@ -45,6 +47,14 @@ class GridsSweeper(BasicSweeper):
     ) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.grids = [list(grid) for grid in grids or []]
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        # Hydra resolved the grids' interpolations in the multirun's config while building
+        # this sweeper; each job resolves them in its own config instead
+        self.grids = grids_as_written(config.hydra.sweeper)
 
     def split_arguments(  # type: ignore[override]  # BasicSweeper.sweep calls it on self
         self, overrides: list[Override], max_batch_size: int | None

@@ -15,10 +15,10 @@ from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from momentum_repro.durations import duration
-from momentum_repro.grids import expand_grids
+from momentum_repro.grids import expand_grids, grids_as_written
 from momentum_repro.tracking.mlflow_tracking import PARENT_RUN_ENV, experiment_id, tracking_uri
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,7 @@ class MlflowSweepCallback(Callback):
             if "n_trials" in sweeper:
                 size = int(sweeper.n_trials)
             else:
-                grids = OmegaConf.to_container(sweeper.get("grids") or [])
-                jobs = expand_grids(list(config.hydra.overrides.task), grids)  # type: ignore[arg-type]
+                jobs = expand_grids(list(config.hydra.overrides.task), grids_as_written(sweeper))
                 size = len(jobs)
                 names = sweep_names_of(jobs, str(config.sweep_name))
             os.environ[SWEEP_JOBS_ENV] = str(size)
