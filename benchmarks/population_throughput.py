@@ -14,9 +14,11 @@ real training state rather than at initialization. Then, from that state:
   losses read on the host for the divergence check). On a GPU it is timed twice: eager, and
   as one CUDA graph replay per update (what ``hydra/launcher=population`` runs there).
 
-It prints member-updates/s and the ratio population/solo for each K, and the wall-clock the
-paper's protocol would take on this machine at the best K: Table 1 (54 runs of 750,000
-updates per autoencoder) and Table 5 (512 RNN runs of 50,000 updates, at T = 80).
+It prints member-updates/s and the ratio population/solo for each K; for each autoencoder, the
+rate of the solo step's matrix products against one large matmul's on this machine (the
+headroom that batching the products has: on a CPU the solo step may already be near it); and
+the wall-clock the paper's protocol would take on this machine at the best K: Table 1 (54 runs
+of 750,000 updates per autoencoder) and Table 5 (512 RNN runs of 50,000 updates, at T = 80).
 Denormals are flushed (as every run does). Run it on a quiet machine.
 
     python benchmarks/population_throughput.py [--sets curves mnist faces rnn] \\
@@ -182,6 +184,15 @@ def matmul_gflop(name: str) -> float:
     return 6 * weights * AE_BATCH / 1e9
 
 
+def large_matmul_gflops(device: torch.device, seconds: float) -> float:
+    """GFLOP/s of one large float32 matrix product on ``device`` (n = 2048; 8192 on a GPU):
+    about the best rate this machine gives matrix products, the ceiling of what stacking
+    members' small products into batched ones can approach."""
+    n = 8192 if device.type == "cuda" else 2048
+    a, b = (torch.randn(n, n, device=device) for _ in range(2))
+    return 2 * n**3 * timed(lambda: a @ b, seconds, device) / 1e9
+
+
 def _optimizer(params: list[Tensor], size: int, lr: float) -> PopulationMomentum:
     """NAG and CM members alternating, lrs spread over a factor of 4 (a sweep's grid)."""
     lrs = [lr * 2.0 ** -(k % 3) for k in range(size)]
@@ -210,6 +221,8 @@ def main() -> None:
         f"device {device} ({name}), torch {torch.__version__}, float32, "
         f"matmul precision {args.matmul_precision}"
     )
+    ceiling = large_matmul_gflops(device, args.seconds)
+    print(f"one {'8192' if graphs else '2048'}^2 float32 matmul: {ceiling:,.0f} GFLOP/s")
     print(
         "set     K   member-updates/s  solo updates/s  population/solo"
         + ("   (eager population: member-updates/s, /solo)" if graphs else "")
@@ -241,6 +254,13 @@ def main() -> None:
             print(line, flush=True)
         if best[0] > 0:  # some size was timed
             projections.append((name, float(np.median(solos)), *best))
+        if name != "rnn" and solos:  # how far the solo step's products are from the ceiling
+            rate = matmul_gflop(name) * float(np.median(solos))
+            print(
+                f"{name:6} solo: matrix products at {rate:,.0f} GFLOP/s, "
+                f"{rate / ceiling:.0%} of the large matmul's rate",
+                flush=True,
+            )
     print("\nThe paper's protocol on this machine (runs x updates / member-updates/s):")
     for name, solo, best, size in projections:
         work = PAPER_RUNS[name] * PAPER_UPDATES[name]

@@ -256,7 +256,7 @@ def test_every_sweep_of_params_yaml_names_existing_configs_and_a_dvc_stage():
                 swept |= set(names)
                 for name in names:  # each sweep's params and summary are the stage's
                     assert f"sweeps.{name}" in stage["params"], cmd
-                    assert {f"results/sweeps/{name}.json": {"cache": False}} in stage["outs"]
+                    assert {f"results/sweeps/{name}.json": {"cache": False}} in stage["outs"], cmd
     for name, sweep in params["sweeps"].items():
         data = sweep["data"] if isinstance(sweep["data"], list) else [sweep["data"]]
         for data_name in data:

@@ -10,7 +10,11 @@ from omegaconf import DictConfig
 from conftest import with_values
 from momentum_repro.data.sets import load_set
 from momentum_repro.durations import duration
-from momentum_repro.tracking.hydra_callback import sweep_progress_line, sweep_size
+from momentum_repro.tracking.hydra_callback import (
+    multirun_jobs,
+    sweep_names_of,
+    sweep_progress_line,
+)
 from momentum_repro.training.fit_autoencoder import fit_autoencoder
 from momentum_repro.training.progress import heartbeat_line
 
@@ -36,7 +40,32 @@ def test_heartbeat_line_has_update_rate_eta_and_error() -> None:
     ],
 )
 def test_sweep_size_is_the_product_of_the_swept_values(overrides: list[str], size: int) -> None:
-    assert sweep_size(overrides) == size
+    assert len(multirun_jobs(overrides)) == size
+
+
+def test_an_experiments_sweeper_params_count_as_the_sweeper_runs_them() -> None:
+    """experiment=rnn_table's grid lives in hydra.sweeper.params: 4 problems x 4 lrs x 4
+    seeds x 8 method columns = the paper's 512 runs (Table 5)."""
+    from conftest import compose_config
+    from momentum_repro.grids import grids_as_written
+
+    sweeper = compose_config(["experiment=rnn_table"], with_hydra=True).hydra.sweeper
+    params = {k: str(v) for k, v in sweeper.params.items()}
+    assert len(multirun_jobs(["experiment=rnn_table"], grids_as_written(sweeper), params)) == 512
+    assert len(multirun_jobs(["experiment=rnn_table"], grids_as_written(sweeper))) == 8
+
+
+def test_each_jobs_sweep_name_is_read_as_its_config_reads_it() -> None:
+    own = "sweep_name=t_${profile_name}"
+    jobs = [
+        ["sweep_name=a", "optimizer=sgd"],
+        ["sweep_name=run\\:1 b", "optimizer=nag"],  # Hydra's escaping of "run:1 b"
+        ["sweep_name='my sweep'", "optimizer=cm"],
+        [own, "optimizer=cm"],  # the command line's own: its resolved value
+        ["optimizer=sgd"],
+        ["sweep_name=a", "optimizer=nag"],
+    ]
+    assert sweep_names_of(jobs, "t_quick", own) == ["a", "run:1 b", "my sweep", "t_quick"]
 
 
 def test_sweep_progress_line_projects_the_rest_from_the_mean_job() -> None:

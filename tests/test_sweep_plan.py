@@ -9,6 +9,7 @@ from momentum_repro.grids import expand_grids, grids_as_written
 from momentum_repro.training.run import parallel_jobs, torch_threads
 from momentum_repro.training.sweep_plan import (
     for_profile,
+    joins_a_union,
     multirun_overrides,
     planned_multiruns,
     sweep_grids,
@@ -223,3 +224,17 @@ def test_sweeps_under_different_launchers_run_one_after_the_other() -> None:
     assert planned_multiruns(["rnn"], both, "quick", "joblib") == [
         multirun_overrides("rnn", sweeps["rnn"], "quick", "joblib")
     ]
+
+
+def test_a_sweep_that_sets_multirun_level_keys_runs_in_its_own_multirun() -> None:
+    """In a union, a sweep's hydra.* or tracking.* settings (its overrides, or its
+    experiment's hydra: node, e.g. rnn_table's sweeper params) would reach its jobs only."""
+    sweeps = shipped_sweeps()
+    assert joins_a_union(sweeps["curves"], "quick") and joins_a_union(sweeps["rnn"], "quick")
+    table = {**sweeps["rnn"], "experiment": "rnn_table"}
+    logged = {**sweeps["curves"], "overrides": {"tracking.experiment": "mine"}}
+    hydra = {**sweeps["curves"], "overrides": {"hydra.launcher.n_jobs": 4}}
+    for sweep in (table, logged, hydra):
+        assert not joins_a_union(sweep, "quick")
+        both = {"curves": sweeps["curves"], "rnn": sweep}
+        assert len(planned_multiruns(["curves", "rnn"], both, "quick", "joblib")) == 2

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from momentum_repro.durations import duration
 from momentum_repro.grids import expand_grids, grids_as_written
@@ -28,10 +29,14 @@ SWEEP_LABEL_ENV = "MOMENTUM_REPRO_SWEEP_LABEL"  # the multirun's name, for its p
 DONE_FILE = ".jobs_done"  # in the sweep's folder: one line per ended job, from any process
 
 
-def sweep_size(overrides: list[str], grids: list[list[str]] | None = None) -> int:
-    """How many jobs a multirun of these command-line overrides has (``grids``: the union
-    of grids of ``hydra/sweeper=grids``; none: the basic sweeper's one grid)."""
-    return len(expand_grids(overrides, grids or []))
+def multirun_jobs(
+    overrides: list[str], grids: list[list[str]] | None = None, params: dict | None = None
+) -> list[list[str]]:
+    """The job list of a multirun of these command-line overrides, as its sweeper expands
+    it: ``params`` (``hydra.sweeper.params``, e.g. an experiment's grid) come first, the
+    command line after them; ``grids``: the union of grids of ``hydra/sweeper=grids``."""
+    swept = [f"{key}={value}" for key, value in (params or {}).items()]
+    return expand_grids([*swept, *overrides], grids or [])
 
 
 def sweep_progress_line(name: str, done: int, total: int, elapsed: float) -> str:
@@ -42,15 +47,20 @@ def sweep_progress_line(name: str, done: int, total: int, elapsed: float) -> str
     return line
 
 
-def sweep_names_of(jobs: list[list[str]], default: str) -> list[str]:
-    """The ``sweep_name`` of each job's overrides (the last one wins, as in Hydra), in order
-    of first appearance; ``default`` (the multirun's own) for a job that sets none."""
+def sweep_names_of(jobs: list[list[str]], default: str, own: str | None = None) -> list[str]:
+    """The ``sweep_name`` each job sets (the last one wins, as in Hydra), as its config
+    will read it, in order of first appearance. ``default``: the multirun's own, resolved,
+    for a job that sets none or sets the multirun's own override ``own`` (the command
+    line's ``sweep_name=...``, which may hold an interpolation)."""
+    parser = OverridesParser.create()
     names: list[str] = []
     for job in jobs:
         name = default
-        for override in job:
-            if override.startswith("sweep_name="):
-                name = override.split("=", 1)[1]
+        for text in job:
+            if not text.startswith("sweep_name="):
+                continue
+            value = parser.parse_override(text).value()
+            name = default if text == own or not isinstance(value, str) else value
         if name not in names:
             names.append(name)
     return names
@@ -91,11 +101,17 @@ class MlflowSweepCallback(Callback):
             if "n_trials" in sweeper:
                 size = int(sweeper.n_trials)
             else:
-                jobs = expand_grids(list(config.hydra.overrides.task), grids_as_written(sweeper))
+                task = list(config.hydra.overrides.task)
+                node = sweeper.get("params")
+                params = OmegaConf.to_container(node, resolve=True) if node else {}
+                assert isinstance(params, dict)
+                jobs = multirun_jobs(task, grids_as_written(sweeper), params)
                 size = len(jobs)
-                names = sweep_names_of(jobs, str(config.sweep_name))
+                own = next((o for o in reversed(task) if o.startswith("sweep_name=")), None)
+                names = sweep_names_of(jobs, str(config.sweep_name), own)
             os.environ[SWEEP_JOBS_ENV] = str(size)
-        except Exception:
+        except Exception as error:  # progress lines and per-sweep parents need the job list
+            log.warning("could not list the multirun's jobs (%s): one parent run, no ETA", error)
             os.environ.pop(SWEEP_JOBS_ENV, None)
         for name in names:
             run_name = f"sweep {name}"
@@ -148,7 +164,24 @@ class MlflowSweepCallback(Callback):
         self._close("FINISHED")
 
     def _close(self, status: str) -> None:
+        """End each sweep's parent run with the multirun's status. After a multirun that
+        ended well, a parent none of whose jobs ran (all were already done) is deleted
+        (MLflow keeps it, restorable), so that a sweep's newest parent, where the report
+        logs its files, is one with runs. A failed multirun keeps every parent, FAILED: a
+        job that died before logging names no sweep."""
         if self.client is not None:
-            for run_id in self.parent_run_ids.values():
-                self.client.set_terminated(run_id, status=status)
+            for name, run_id in self.parent_run_ids.items():
+                if status == "FINISHED" and not self._has_jobs(run_id):
+                    self.client.delete_run(run_id)
+                    log.info("sweep %s: every job was already done; no parent run kept", name)
+                else:
+                    self.client.set_terminated(run_id, status=status)
         self.parent_run_ids = {}
+
+    def _has_jobs(self, run_id: str) -> bool:
+        assert self.client is not None
+        experiment = self.client.get_run(run_id).info.experiment_id
+        found = self.client.search_runs(
+            [experiment], f"tags.mlflow.parentRunId = '{run_id}'", max_results=1
+        )
+        return bool(found)

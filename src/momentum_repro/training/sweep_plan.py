@@ -181,13 +181,35 @@ def launchers_of(sweeps: dict[str, dict[str, Any]], profile: str, launcher: str)
     }
 
 
+MULTIRUN_LEVEL = ("hydra", "tracking")  # read once per multirun, not per job
+
+
+def joins_a_union(sweep: dict[str, Any], profile: str, conf_dir: Path = CONF) -> bool:
+    """Whether the sweep can share a multirun: not when it sets what only a multirun's own
+    config decides (``hydra.*``: the sweeper, launcher, folders; ``tracking.*``: where the
+    parent runs go), in its overrides or through its experiment's ``hydra:`` node, since
+    in a union its settings apply to its jobs only."""
+    sweep = for_profile(sweep, profile)
+    keys = [str(k) for k in sweep.get("overrides", {})]
+    if any(k.split(".")[0].split("/")[0] in MULTIRUN_LEVEL for k in keys):
+        return False
+    if "experiment" in sweep:
+        path = conf_dir / "experiment" / f"{sweep['experiment']}.yaml"
+        experiment = OmegaConf.load(path) if path.exists() else {}
+        if any(k in experiment for k in MULTIRUN_LEVEL):
+            return False
+    return True
+
+
 def planned_multiruns(
     names: list[str], sweeps: dict[str, dict[str, Any]], profile: str, launcher: str
 ) -> list[list[str]]:
     """The multiruns that run the named sweeps, as their overrides: one for all of them
-    when they share a launcher (``union_overrides``), else one per sweep, in order."""
+    when they share a launcher and each can join a union (``joins_a_union``), else one
+    per sweep, in order."""
     chosen = {name: sweeps[name] for name in names}
-    if len(names) > 1 and len(set(launchers_of(chosen, profile, launcher).values())) == 1:
+    one_launcher = len(set(launchers_of(chosen, profile, launcher).values())) == 1
+    if len(names) > 1 and one_launcher and all(joins_a_union(s, profile) for s in chosen.values()):
         return [union_overrides(chosen, profile, launcher)]
     return [multirun_overrides(name, sweeps[name], profile, launcher) for name in names]
 
