@@ -20,9 +20,13 @@ from momentum_repro.training.loop import FitResult
 from momentum_repro.training.population.fit import fit_population
 from momentum_repro.training.population.launch import split_evenly
 from momentum_repro.training.population.members import population_group, solo_only_reason
-from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
+from momentum_repro.training.population.stacked_autoencoder import (
+    StackedAutoencoder,
+    _StackedLinear,
+)
 from momentum_repro.training.population.stacked_rnn import (
     StackedTanhRNN,
+    _StackedTanhSteps,
     member_losses,
     stack_batches,
 )
@@ -104,22 +108,49 @@ def rnn_plans(eval_path: Path, members: list[list[str]]) -> list[RunPlan]:
 
 
 def test_stacked_autoencoder_is_the_solo_models() -> None:
+    """Outputs, objectives and every parameter's gradient equal each solo model's."""
     models = [DeepAutoencoder([30, 12, 4], seed=s).double() for s in (1, 2, 3)]
     stacked = StackedAutoencoder(models)
     x = torch.rand(3, 7, 30, dtype=torch.float64)
     z = stacked.forward(x)
     losses = stacked.objectives(z, x)
+    losses.sum().backward()
     for k, model in enumerate(models):
         torch.testing.assert_close(z[k], model(x[k]), rtol=1e-12, atol=1e-14)
-        torch.testing.assert_close(
-            losses[k], model.objective(model(x[k]), x[k]), rtol=1e-12, atol=0
-        )
+        loss = model.objective(model(x[k]), x[k])
+        torch.testing.assert_close(losses[k], loss, rtol=1e-12, atol=0)
+        loss.backward()
+        for i, layer in enumerate(model.layers):
+            torch.testing.assert_close(
+                stacked.weights[i].grad[k], layer.weight.grad, rtol=1e-10, atol=1e-14
+            )
+            torch.testing.assert_close(
+                stacked.biases[i].grad[k], layer.bias.grad, rtol=1e-10, atol=1e-14
+            )
 
 
-def test_stacked_rnn_with_padding_is_the_solo_networks() -> None:
+def test_stacked_layers_backward_is_the_finite_difference_gradient() -> None:
+    """The hand-written backward of both stacked forms against torch.autograd.gradcheck
+    (central differences in float64), the RNN's CPU form with left padding."""
+    g = torch.Generator().manual_seed(0)
+
+    def rand(*shape: int, scale: float = 1.0) -> torch.Tensor:
+        return (scale * torch.randn(*shape, generator=g, dtype=torch.float64)).requires_grad_()
+
+    h, w, b = rand(2, 5, 4), rand(2, 3, 4), rand(2, 3)
+    assert torch.autograd.gradcheck(_StackedLinear.apply, (h, w, b))
+    x = torch.randn(6, 2, 3, 2, generator=g, dtype=torch.float64)  # (L, K, B, n_in)
+    valid = torch.ones(6, 2, 3, 1, dtype=torch.float64)
+    valid[:2, 1] = 0.0  # member 1's minibatch is 2 steps shorter
+    weights = (rand(2, 4, 2), rand(2, 4), rand(2, 4, 4, scale=0.5), rand(2, 3, 4), rand(2, 3))
+    assert torch.autograd.gradcheck(lambda *p: _StackedTanhSteps.apply(x, *p, valid), weights)
+
+
+@pytest.mark.parametrize("step_by_step", [True, False], ids=["cpu-form", "gpu-form"])
+def test_stacked_rnn_with_padding_is_the_solo_networks(step_by_step: bool) -> None:
     """Members' minibatches of different lengths, left-padded: outputs and gradients equal
-    each solo network's on its own unpadded minibatch."""
-    models = [TanhRNN(2, 1, n_hidden=8, fan_in=3, seed=s, dtype=torch.float64) for s in (1, 2)]
+    each solo network's on its own unpadded minibatch, in both forms of the network."""
+    models = [TanhRNN(2, 3, n_hidden=8, fan_in=3, seed=s, dtype=torch.float64) for s in (1, 2)]
     stacked = StackedTanhRNN(models)
     lengths = (5, 8)
     batches = []
@@ -132,7 +163,7 @@ def test_stacked_rnn_with_padding_is_the_solo_networks() -> None:
         batches.append((x, y, m))
     inputs, _, mask, valid = stack_batches(batches)
     assert valid is not None and inputs.shape == (2, 3, 8, 2)
-    z = stacked.forward(inputs, valid)
+    z = stacked.forward(inputs, valid, step_by_step=step_by_step)
     (z[mask].pow(2).sum()).backward()
     for k, (model, (x, _, m)) in enumerate(zip(models, batches, strict=True)):
         solo = model(x)

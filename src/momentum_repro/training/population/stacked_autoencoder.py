@@ -5,6 +5,11 @@ Member k computes exactly its solo ``DeepAutoencoder``: layer i is
 same units (logistic, a linear code layer, the output's pre-activations) and the same
 objective, one value per member. Summing the members' objectives gives each member the
 gradient of its own (no term of one member depends on another's parameters).
+
+A layer's backward (``_StackedLinear``) forms each weight's gradient dz^T h in the weight's
+own (K, out, in) layout. Autograd's backward of ``baddbmm(b, h, W^T)`` forms it as h^T dz,
+(K, in, out), and then copies it transposed into (K, out, in): on 2 cores, those copies of
+CURVES' two 784 x 400 layers took 6 of a K = 8 step's 60 ms.
 """
 
 from __future__ import annotations
@@ -16,6 +21,21 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from momentum_repro.models.autoencoder import DeepAutoencoder
+
+
+class _StackedLinear(torch.autograd.Function):
+    """z = h W^T + b per member: h (K, B, in), W (K, out, in), b (K, out) -> z (K, B, out)."""
+
+    @staticmethod
+    def forward(ctx, h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        ctx.save_for_backward(h, weight)
+        return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad_z: Tensor) -> tuple[Tensor | None, Tensor, Tensor]:
+        h, weight = ctx.saved_tensors
+        grad_h = torch.bmm(grad_z, weight) if ctx.needs_input_grad[0] else None
+        return grad_h, torch.bmm(grad_z.transpose(1, 2), h), grad_z.sum(dim=1)
 
 
 class StackedAutoencoder:
@@ -55,7 +75,7 @@ class StackedAutoencoder:
         h = x
         last = self.n_layers - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            h = _StackedLinear.apply(h, w, b)
             if i != self.code_layer and i != last:
                 h = torch.sigmoid(h)
         return h
