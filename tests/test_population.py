@@ -17,6 +17,7 @@ from momentum_repro.models.rnn import TanhRNN, batch_tensors, task_loss
 from momentum_repro.training.fit_autoencoder import fit_autoencoder
 from momentum_repro.training.fit_rnn import fit_rnn
 from momentum_repro.training.loop import FitResult
+from momentum_repro.training.population import stacked_rnn
 from momentum_repro.training.population.fit import fit_population
 from momentum_repro.training.population.launch import split_evenly
 from momentum_repro.training.population.members import population_group, solo_only_reason
@@ -146,10 +147,19 @@ def test_stacked_layers_backward_is_the_finite_difference_gradient() -> None:
     assert torch.autograd.gradcheck(lambda *p: _StackedTanhSteps.apply(x, *p, valid), weights)
 
 
-@pytest.mark.parametrize("step_by_step", [True, False], ids=["cpu-form", "gpu-form"])
-def test_stacked_rnn_with_padding_is_the_solo_networks(step_by_step: bool) -> None:
+@pytest.mark.parametrize(
+    ("step_by_step", "one_member_blocks"),
+    [(True, False), (True, True), (False, False)],
+    ids=["cpu-form", "cpu-form-in-blocks", "gpu-form"],
+)
+def test_stacked_rnn_with_padding_is_the_solo_networks(
+    step_by_step: bool, one_member_blocks: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Members' minibatches of different lengths, left-padded: outputs and gradients equal
-    each solo network's on its own unpadded minibatch, in both forms of the network."""
+    each solo network's on its own unpadded minibatch, in both forms of the network (the CPU
+    form also in blocks of one member)."""
+    if one_member_blocks:  # 3 cases x 8 units: a block of one member
+        monkeypatch.setattr(stacked_rnn, "STEP_BLOCK_NUMBERS", 24)
     models = [TanhRNN(2, 3, n_hidden=8, fan_in=3, seed=s, dtype=torch.float64) for s in (1, 2)]
     stacked = StackedTanhRNN(models)
     lengths = (5, 8)
