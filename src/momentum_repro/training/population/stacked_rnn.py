@@ -11,8 +11,8 @@ Two forms of the same network, chosen by device (``StackedTanhRNN.forward``):
 - on a CPU, ``_StackedTanhSteps``: the input projection, the recurrence and the output
   projection all step by step, so that every product reads and writes one (K, B, H) block
   that stays in cache. Whole-sequence products over (L, K, B, H) are K times a solo run's
-  tensors: on 2 cores they took a third of a K = 16 step (the input projection alone, a
-  batch of L K products of inner size n_in, 12 ms of 84).
+  tensors: profiled on 2 cores they took about a third of a K = 16 update (the input
+  projection alone, a batch of L K products of inner size n_in, about a twelfth).
 - on a GPU, ``_StackedTanhRecurrence`` with the projections as whole-sequence products:
   few large kernels, and no host read, so that a CUDA graph can capture the update.
 """
@@ -31,7 +31,8 @@ from momentum_repro.models.rnn import TanhRNN
 PARAMETERS = ("weight_ih", "weight_hh", "bias_h", "weight_ho", "bias_o")
 # The CPU form steps blocks of members whose (k, B, H) states hold at most this many numbers
 # (8 members of the paper's 100 cases x 100 units): a step's blocks then stay in cache. On 2
-# cores, K = 16 as one block ran at 1.64-1.70x the solo loop, K = 8 at 1.92-1.94x.
+# cores (a working tree, benchmarks/population_throughput.py), K = 16 as one block ran at
+# 1.64-1.70x the solo loop and K = 8 at 1.92-1.94x; in blocks of 8, K = 16 runs as K = 8 does.
 STEP_BLOCK_NUMBERS = 80_000
 
 
