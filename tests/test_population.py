@@ -148,31 +148,31 @@ def test_stacked_layers_backward_is_the_finite_difference_gradient() -> None:
 
 
 @pytest.mark.parametrize(
-    ("step_by_step", "one_member_blocks"),
+    ("step_by_step", "two_member_blocks"),
     [(True, False), (True, True), (False, False)],
     ids=["cpu-form", "cpu-form-in-blocks", "gpu-form"],
 )
 def test_stacked_rnn_with_padding_is_the_solo_networks(
-    step_by_step: bool, one_member_blocks: bool, monkeypatch: pytest.MonkeyPatch
+    step_by_step: bool, two_member_blocks: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Members' minibatches of different lengths, left-padded: outputs and gradients equal
     each solo network's on its own unpadded minibatch, in both forms of the network (the CPU
-    form also in blocks of one member)."""
-    if one_member_blocks:  # 3 cases x 8 units: a block of one member
-        monkeypatch.setattr(stacked_rnn, "STEP_BLOCK_NUMBERS", 24)
-    models = [TanhRNN(2, 3, n_hidden=8, fan_in=3, seed=s, dtype=torch.float64) for s in (1, 2)]
+    form also in blocks of two members)."""
+    if two_member_blocks:  # 3 cases x 8 units: blocks of two members, the last one short
+        monkeypatch.setattr(stacked_rnn, "STEP_BLOCK_NUMBERS", 48)
+    models = [TanhRNN(2, 3, n_hidden=8, fan_in=3, seed=s, dtype=torch.float64) for s in (1, 2, 3)]
     stacked = StackedTanhRNN(models)
-    lengths = (5, 8)
+    lengths = (5, 8, 6)
     batches = []
     for k, n in enumerate(lengths):
         g = torch.Generator().manual_seed(k)
         x = torch.randn(3, n, 2, generator=g, dtype=torch.float64)
         y = torch.randn(3, n, generator=g, dtype=torch.float64)
         m = torch.zeros(3, n, dtype=torch.bool)
-        m[:, -1] = True
+        m[:, -3:] = True  # the outputs of the last 3 steps count
         batches.append((x, y, m))
     inputs, _, mask, valid = stack_batches(batches)
-    assert valid is not None and inputs.shape == (2, 3, 8, 2)
+    assert valid is not None and inputs.shape == (3, 3, 8, 2)
     z = stacked.forward(inputs, valid, step_by_step=step_by_step)
     (z[mask].pow(2).sum()).backward()
     for k, (model, (x, _, m)) in enumerate(zip(models, batches, strict=True)):

@@ -29,8 +29,8 @@ from momentum_repro.data.rnn_tasks import RNNTask, get_task
 from momentum_repro.models.rnn import TanhRNN
 
 PARAMETERS = ("weight_ih", "weight_hh", "bias_h", "weight_ho", "bias_o")
-# The CPU form steps blocks of members whose (k, B, H) states hold at most this many numbers
-# (8 members of the paper's 100 cases x 100 units): a step's blocks then stay in cache. On 2
+# The CPU form steps blocks of members whose (k, B, H) states hold at most this many numbers,
+# and at least one member (8 members of the paper's 100 cases x 100 units): a step's blocks then stay in cache. On 2
 # cores (a working tree, benchmarks/population_throughput.py), K = 16 as one block ran at
 # 1.64-1.70x the solo loop and K = 8 at 1.92-1.94x; in blocks of 8, K = 16 runs as K = 8 does.
 STEP_BLOCK_NUMBERS = 80_000
@@ -39,9 +39,9 @@ STEP_BLOCK_NUMBERS = 80_000
 class _StackedTanhRecurrence(torch.autograd.Function):
     """hs[t, k] = valid[t, k] * tanh(drive[t, k] + hs[t-1, k] @ W_hh[k]^T); (L, K, B, H).
 
-    Every step works on one (K, B, H) block, which stays in cache; whole-sequence
-    expressions over (L, K, B, H), K times a solo run's, would be memory-bound on a CPU.
-    The backward accumulates dW_hh step by step (the solo network: one product over all
+    The GPU form (``StackedTanhRNN.forward``): the input and output projections are
+    whole-sequence products around it, few large kernels, and nothing is read on the host,
+    so that a CUDA graph can capture it. The backward accumulates dW_hh step by step (the solo network: one product over all
     steps; the same sum in another order).
     """
 
@@ -137,14 +137,17 @@ class _StackedTanhSteps(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_z: Tensor) -> tuple[Tensor | None, ...]:
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError("_StackedTanhSteps: no gradient for the inputs")
         x, hs, weight_hh, weight_ho, valid = ctx.saved_tensors
         n_steps, size, _, hidden = hs.shape
-        # the weights' gradients are summed transposed, (K, in, out): h^T dz reads both
+        # W_ih's and W_hh's gradients are summed transposed, (K, in, out): h^T dz reads both
         # operands along their rows, about twice as fast here as dz^T h
         grad_in = x.new_zeros(size, x.shape[3], hidden)  # [W_ih^T; b_h]
         grad_hh_t = torch.zeros_like(weight_hh)
         grad_ho = torch.zeros_like(weight_ho)
         dz, carry, slope = (torch.empty_like(hs[0]) for _ in range(3))
+        one = hs.new_ones(())
         xs, outs, grads = x.unbind(0), hs.unbind(0), grad_z.unbind(0)
         for t in range(n_steps - 1, -1, -1):
             h, g = outs[t], grads[t]
@@ -152,8 +155,10 @@ class _StackedTanhSteps(torch.autograd.Function):
                 torch.bmm(g, weight_ho, out=dz)
             else:
                 torch.baddbmm(carry, g, weight_ho, out=dz)  # dL/dh_t
-            torch.mul(h, h, out=slope)
-            dz.addcmul_(dz, slope, value=-1.0)  # times tanh' = 1 - h^2
+            # times tanh' = 1 - h^2, formed first as the solo network does: dz - dz h^2
+            # would lose digits where a unit saturates (h^2 near 1)
+            torch.addcmul(one, h, h, value=-1.0, out=slope)
+            dz.mul_(slope)
             if t < ctx.n_padded:
                 dz.mul_(valid[t])
             grad_ho.baddbmm_(g.transpose(1, 2), h)
@@ -209,7 +214,8 @@ class StackedTanhRNN:
         """Output pre-activations (K, batch, length, n_out) for inputs (K, batch, length, n_in).
 
         ``valid`` (K, batch, length) bool marks the real steps; None: all are real.
-        ``step_by_step``: the CPU form (module docstring); None: on a CPU only."""
+        ``step_by_step``: the CPU form (module docstring); None: on a CPU only. The CPU
+        form reads the padding on the host, so a CUDA graph cannot capture it."""
         p = self.tensors
         if step_by_step is None:
             step_by_step = inputs.device.type == "cpu"
