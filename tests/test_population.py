@@ -140,11 +140,11 @@ def test_stacked_layers_backward_is_the_finite_difference_gradient() -> None:
 
     h, w, b = rand(2, 5, 4), rand(2, 3, 4), rand(2, 3)
     assert torch.autograd.gradcheck(_StackedLinear.apply, (h, w, b))
-    x = torch.randn(6, 2, 3, 2, generator=g, dtype=torch.float64)  # (L, K, B, n_in)
+    x = rand(6, 2, 3, 2)  # (L, K, B, n_in)
     valid = torch.ones(6, 2, 3, 1, dtype=torch.float64)
     valid[:2, 1] = 0.0  # member 1's minibatch is 2 steps shorter
     weights = (rand(2, 4, 2), rand(2, 4), rand(2, 4, 4, scale=0.5), rand(2, 3, 4), rand(2, 3))
-    assert torch.autograd.gradcheck(lambda *p: _StackedTanhSteps.apply(x, *p, valid), weights)
+    assert torch.autograd.gradcheck(lambda *p: _StackedTanhSteps.apply(*p, valid), (x, *weights))
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,15 @@ Reduction = Literal["sum", "mean"]
 OUTPUT_KINDS = ("linear", "logistic", "softmax")
 
 
+def steps_to_mask(valid: Tensor | None) -> int:
+    """How many leading steps of a time-major ``valid`` mask (L, ...) hold padding: only
+    those need the mask (left padding: few, usually none). Reads the mask on the host."""
+    if valid is None:
+        return 0
+    padded = (valid.reshape(valid.shape[0], -1) == 0).any(dim=1).nonzero()
+    return int(padded[-1]) + 1 if len(padded) else 0
+
+
 class _TanhRecurrence(torch.autograd.Function):
     """hs[t] = valid[t] * tanh(drive[t] + hs[t-1] @ W_hh^T), hs[-1] = 0; time-major (L, B, H).
 
@@ -42,11 +51,7 @@ class _TanhRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, drive: Tensor, weight_hh: Tensor, valid: Tensor | None) -> Tensor:
         n_steps, batch, hidden = drive.shape
-        # Only the steps up to the last padded one need the valid mask (left padding: few).
-        n_padded = 0
-        if valid is not None:
-            padded_steps = (valid.reshape(n_steps, -1) == 0).any(dim=1).nonzero()
-            n_padded = int(padded_steps[-1]) + 1 if len(padded_steps) else 0
+        n_padded = steps_to_mask(valid)
         hs = torch.empty_like(drive)
         w_t = weight_hh.t()
         h = drive.new_zeros(batch, hidden)

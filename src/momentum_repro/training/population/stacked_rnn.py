@@ -26,13 +26,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from momentum_repro.data.rnn_tasks import RNNTask, get_task
-from momentum_repro.models.rnn import TanhRNN
+from momentum_repro.models.rnn import TanhRNN, steps_to_mask
 
 PARAMETERS = ("weight_ih", "weight_hh", "bias_h", "weight_ho", "bias_o")
 # The CPU form steps blocks of members whose (k, B, H) states hold at most this many numbers,
-# and at least one member (8 members of the paper's 100 cases x 100 units): a step's blocks then stay in cache. On 2
-# cores (a working tree, benchmarks/population_throughput.py), K = 16 as one block ran at
-# 1.64-1.70x the solo loop and K = 8 at 1.92-1.94x; in blocks of 8, K = 16 runs as K = 8 does.
+# and at least one member (8 members of the paper's 100 cases x 100 units): a step's blocks
+# then stay in cache. On 2 cores (a working tree, benchmarks/population_throughput.py),
+# K = 16 as one block ran at 1.64-1.70x the solo loop and K = 8 at 1.92-1.94x; in blocks of
+# 8, K = 16 runs as K = 8 does.
 STEP_BLOCK_NUMBERS = 80_000
 
 
@@ -41,8 +42,8 @@ class _StackedTanhRecurrence(torch.autograd.Function):
 
     The GPU form (``StackedTanhRNN.forward``): the input and output projections are
     whole-sequence products around it, few large kernels, and nothing is read on the host,
-    so that a CUDA graph can capture it. The backward accumulates dW_hh step by step (the solo network: one product over all
-    steps; the same sum in another order).
+    so that a CUDA graph can capture it. The backward accumulates dW_hh step by step (the
+    solo network: one product over all steps; the same sum in another order).
     """
 
     @staticmethod
@@ -116,11 +117,7 @@ class _StackedTanhSteps(torch.autograd.Function):
         # bmm would copy a transposed batch at every step
         w_hh, w_ho = (w.transpose(1, 2).contiguous() for w in (weight_hh, weight_ho))
         b_o = bias_o.unsqueeze(1)
-        # only the steps up to the last padded one need the valid mask (left padding: few)
-        n_padded = 0
-        if valid is not None:
-            padded = (valid.reshape(n_steps, -1) == 0).any(dim=1).nonzero()
-            n_padded = int(padded[-1]) + 1 if len(padded) else 0
+        n_padded = steps_to_mask(valid)
         xs, outs, zs = x.unbind(0), hs.unbind(0), z.unbind(0)  # the steps' views, made once
         for t in range(n_steps):
             out = outs[t]
@@ -132,14 +129,12 @@ class _StackedTanhSteps(torch.autograd.Function):
                 out.mul_(valid[t])
             torch.baddbmm(b_o, out, w_ho, out=zs[t])
         ctx.n_padded = n_padded
-        ctx.save_for_backward(x, hs, weight_hh, weight_ho, valid)
+        ctx.save_for_backward(x, hs, weight_ih, weight_hh, weight_ho, valid)
         return z
 
     @staticmethod
     def backward(ctx, grad_z: Tensor) -> tuple[Tensor | None, ...]:
-        if ctx.needs_input_grad[0]:
-            raise NotImplementedError("_StackedTanhSteps: no gradient for the inputs")
-        x, hs, weight_hh, weight_ho, valid = ctx.saved_tensors
+        x, hs, weight_ih, weight_hh, weight_ho, valid = ctx.saved_tensors
         n_steps, size, _, hidden = hs.shape
         # W_ih's and W_hh's gradients are summed transposed, (K, in, out): h^T dz reads both
         # operands along their rows, about twice as fast here as dz^T h
@@ -148,6 +143,8 @@ class _StackedTanhSteps(torch.autograd.Function):
         grad_ho = torch.zeros_like(weight_ho)
         dz, carry, slope = (torch.empty_like(hs[0]) for _ in range(3))
         one = hs.new_ones(())
+        # the inputs' gradient, dz_t W_ih, only where asked for (a minibatch needs none)
+        grad_x = torch.empty_like(x[..., :-1]) if ctx.needs_input_grad[0] else None
         xs, outs, grads = x.unbind(0), hs.unbind(0), grad_z.unbind(0)
         for t in range(n_steps - 1, -1, -1):
             h, g = outs[t], grads[t]
@@ -163,11 +160,13 @@ class _StackedTanhSteps(torch.autograd.Function):
                 dz.mul_(valid[t])
             grad_ho.baddbmm_(g.transpose(1, 2), h)
             grad_in.baddbmm_(xs[t].transpose(1, 2), dz)
+            if grad_x is not None:
+                torch.bmm(dz, weight_ih, out=grad_x[t])
             if t > 0:
                 grad_hh_t.baddbmm_(outs[t - 1].transpose(1, 2), dz)
                 torch.bmm(dz, weight_hh, out=carry)
         return (
-            None,
+            grad_x,
             grad_in[:, :-1].transpose(1, 2).contiguous(),
             grad_in[:, -1].contiguous(),
             grad_hh_t.transpose(1, 2).contiguous(),
@@ -175,6 +174,11 @@ class _StackedTanhSteps(torch.autograd.Function):
             grad_z.sum(dim=(0, 2)),
             None,
         )
+
+
+def _time_major_mask(valid: Tensor, dtype: torch.dtype) -> Tensor:
+    """A (K, B, L) bool mask of real steps as (L, K, B, 1) numbers, to scale states by."""
+    return valid.permute(2, 0, 1).to(dtype).unsqueeze(-1).contiguous()
 
 
 class StackedTanhRNN:
@@ -222,15 +226,13 @@ class StackedTanhRNN:
         if step_by_step:
             size, batch, hidden = inputs.shape[0], inputs.shape[1], p["weight_hh"].shape[1]
             block = max(1, STEP_BLOCK_NUMBERS // (batch * hidden))
+            whole = block >= size  # one block: the parameters themselves, not slices
             names = ("weight_ih", "bias_h", "weight_hh", "weight_ho", "bias_o")
             parts = []
             for start in range(0, size, block):
                 members = slice(start, start + block)
-                whole = block >= size  # one block: the parameters themselves, not slices
                 x = inputs[members].permute(2, 0, 1, 3).contiguous()  # time-major (L, k, B, n_in)
-                v = None
-                if valid is not None:
-                    v = valid[members].permute(2, 0, 1).to(x.dtype).unsqueeze(-1).contiguous()
+                v = None if valid is None else _time_major_mask(valid[members], x.dtype)
                 weights = (p[n] if whole else p[n][members] for n in names)
                 parts.append(_StackedTanhSteps.apply(x, *weights, v))
             z = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
@@ -238,9 +240,7 @@ class StackedTanhRNN:
         x = inputs.permute(2, 0, 1, 3)  # time-major (L, K, B, n_in): few inputs, a small copy
         # the input projection of every step: one product per member, broadcast over time
         drive = torch.matmul(x, p["weight_ih"].transpose(1, 2)) + p["bias_h"].unsqueeze(1)
-        v = None
-        if valid is not None:
-            v = valid.permute(2, 0, 1).to(drive.dtype).unsqueeze(-1).contiguous()
+        v = None if valid is None else _time_major_mask(valid, drive.dtype)
         hs = _StackedTanhRecurrence.apply(drive, p["weight_hh"], v)
         z = torch.matmul(hs, p["weight_ho"].transpose(1, 2)) + p["bias_o"].unsqueeze(1)
         return z.permute(1, 2, 0, 3)  # (K, B, L, n_out)
