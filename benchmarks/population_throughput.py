@@ -157,7 +157,7 @@ class RNNBench:
         def losses(batch: Sequence[Tensor | None]) -> Tensor:
             inputs, targets, mask, valid = batch
             assert inputs is not None and targets is not None and mask is not None
-            z = stacked.forward(inputs, valid)
+            z = stacked.forward(inputs, valid, scored=mask)
             return member_losses(self.task, z, targets, mask)
 
         update = population_update(optimizer, losses, cuda_graph)
@@ -194,10 +194,11 @@ def large_matmul_gflops(device: torch.device, seconds: float) -> float:
 
 
 def _optimizer(params: list[Tensor], size: int, lr: float) -> PopulationMomentum:
-    """NAG and CM members alternating, lrs spread over a factor of 4 (a sweep's grid)."""
+    """Half NAG and half CM members, NAG first as the launcher orders them, lrs spread over
+    a factor of 4 (a sweep's grid)."""
     lrs = [lr * 2.0 ** -(k % 3) for k in range(size)]
     return PopulationMomentum(
-        params, lrs, [lambda t: 0.99] * size, [k % 2 == 0 for k in range(size)]
+        params, lrs, [lambda t: 0.99] * size, [k < (size + 1) // 2 for k in range(size)]
     )
 
 

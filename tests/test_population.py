@@ -19,8 +19,9 @@ from momentum_repro.training.fit_rnn import fit_rnn
 from momentum_repro.training.loop import FitResult
 from momentum_repro.training.population import stacked_rnn
 from momentum_repro.training.population.fit import fit_population
-from momentum_repro.training.population.launch import split_evenly
+from momentum_repro.training.population.launch import population_plans, split_evenly
 from momentum_repro.training.population.members import population_group, solo_only_reason
+from momentum_repro.training.population.momentum import method_runs
 from momentum_repro.training.population.stacked_autoencoder import (
     StackedAutoencoder,
     _StackedLinear,
@@ -95,8 +96,8 @@ def rnn_eval_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def rnn_plans(eval_path: Path, members: list[list[str]]) -> list[RunPlan]:
-    base = [
+def rnn_overrides(eval_path: Path) -> list[str]:
+    return [
         *COMMON,
         "experiment=rnn",
         "data=addition",
@@ -105,7 +106,10 @@ def rnn_plans(eval_path: Path, members: list[list[str]]) -> list[RunPlan]:
         "trainer.batch_size=20",
         "schedule.warmup_updates=50",  # mu 0.9, then mu_0 = mu_max: a change mid-run
     ]
-    return [plan_run(compose_config(base + m)) for m in members]
+
+
+def rnn_plans(eval_path: Path, members: list[list[str]]) -> list[RunPlan]:
+    return [plan_run(compose_config(rnn_overrides(eval_path) + m)) for m in members]
 
 
 def test_stacked_autoencoder_is_the_solo_models() -> None:
@@ -132,7 +136,8 @@ def test_stacked_autoencoder_is_the_solo_models() -> None:
 
 def test_stacked_layers_backward_is_the_finite_difference_gradient() -> None:
     """The hand-written backward of both stacked forms against torch.autograd.gradcheck
-    (central differences in float64), the RNN's CPU form with left padding."""
+    (central differences in float64), the RNN's CPU form with left padding, with every
+    step's output and with outputs at two steps (not the last: z is 0 there)."""
     g = torch.Generator().manual_seed(0)
 
     def rand(*shape: int, scale: float = 1.0) -> torch.Tensor:
@@ -145,19 +150,40 @@ def test_stacked_layers_backward_is_the_finite_difference_gradient() -> None:
     valid[:2, 1] = 0.0  # member 1's minibatch is 2 steps shorter
     weights = (rand(2, 4, 2), rand(2, 4), rand(2, 4, 4, scale=0.5), rand(2, 3, 4), rand(2, 3))
     assert torch.autograd.gradcheck(lambda *p: _StackedTanhSteps.apply(*p, valid), (x, *weights))
+    outputs = [False, True, False, False, True, False]
+    z = _StackedTanhSteps.apply(x, *weights, valid, outputs)
+    assert not z[[0, 2, 3, 5]].any() and z[[1, 4]].abs().min() > 0
+    assert torch.autograd.gradcheck(
+        lambda *p: _StackedTanhSteps.apply(*p, valid, outputs), (x, *weights)
+    )
 
 
 @pytest.mark.parametrize(
-    ("step_by_step", "two_member_blocks"),
-    [(True, False), (True, True), (False, False)],
-    ids=["cpu-form", "cpu-form-in-blocks", "gpu-form"],
+    ("step_by_step", "two_member_blocks", "scored_only"),
+    [
+        (True, False, False),
+        (True, True, False),
+        (True, False, True),
+        (True, True, True),
+        (False, False, False),
+        (False, False, True),
+    ],
+    ids=[
+        "cpu-form",
+        "cpu-form-in-blocks",
+        "cpu-form-scored",
+        "cpu-form-in-blocks-scored",
+        "gpu-form",
+        "gpu-form-scored",
+    ],
 )
 def test_stacked_rnn_with_padding_is_the_solo_networks(
-    step_by_step: bool, two_member_blocks: bool, monkeypatch: pytest.MonkeyPatch
+    step_by_step: bool, two_member_blocks: bool, scored_only: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Members' minibatches of different lengths, left-padded: outputs and gradients equal
     each solo network's on its own unpadded minibatch, in both forms of the network (the CPU
-    form also in blocks of two members)."""
+    form also in blocks of two members), with every step's output or only the scored ones
+    (``scored``: the outputs the loss reads)."""
     if two_member_blocks:  # 3 cases x 8 units: blocks of two members, the last one short
         monkeypatch.setattr(stacked_rnn, "STEP_BLOCK_NUMBERS", 48)
     models = [TanhRNN(2, 3, n_hidden=8, fan_in=3, seed=s, dtype=torch.float64) for s in (1, 2, 3)]
@@ -173,11 +199,17 @@ def test_stacked_rnn_with_padding_is_the_solo_networks(
         batches.append((x, y, m))
     inputs, _, mask, valid = stack_batches(batches)
     assert valid is not None and inputs.shape == (3, 3, 8, 2)
-    z = stacked.forward(inputs, valid, step_by_step=step_by_step)
+    z = stacked.forward(inputs, valid, step_by_step, scored=mask if scored_only else None)
     (z[mask].pow(2).sum()).backward()
     for k, (model, (x, _, m)) in enumerate(zip(models, batches, strict=True)):
         solo = model(x)
-        torch.testing.assert_close(z[k][:, -x.shape[1] :], solo, rtol=1e-12, atol=1e-14)
+        member = z[k][:, -x.shape[1] :]
+        if scored_only and step_by_step:  # the outputs no member's loss reads are 0
+            assert not member[:, :-3].any()
+            member, solo_out = member[:, -3:], solo[:, -3:]
+        else:
+            solo_out = solo
+        torch.testing.assert_close(member, solo_out, rtol=1e-12, atol=1e-14)
         solo[m].pow(2).sum().backward()
         for name, p in model.named_parameters():
             torch.testing.assert_close(
@@ -227,6 +259,35 @@ def test_split_evenly() -> None:
     assert split_evenly([], 3) == []
     with pytest.raises(ValueError, match="max_size"):
         split_evenly([1], 0)
+
+
+def test_method_runs_are_the_contiguous_runs_of_one_method() -> None:
+    assert method_runs([True, True, False, False, False]) == [
+        (slice(0, 2), True),
+        (slice(2, 5), False),
+    ]
+    assert method_runs([False, True, False]) == [
+        (slice(0, 1), False),
+        (slice(1, 2), True),
+        (slice(2, 3), False),
+    ]
+    assert method_runs([True]) == [(slice(0, 1), True)]
+    assert method_runs([]) == []
+
+
+def test_a_population_puts_its_nag_members_first_then_the_rest_in_job_order(
+    rnn_eval_set: Path,
+) -> None:
+    jobs = [
+        ["optimizer=cm", "optimizer.lr=0.01"],
+        ["optimizer=nag", "optimizer.lr=0.02"],
+        ["optimizer=sgd", "optimizer.lr=0.03"],
+        ["optimizer=nag", "optimizer.lr=0.04"],
+    ]
+    base = [*rnn_overrides(rnn_eval_set), "tracking.resume=false"]
+    (group,) = population_plans([compose_config(base + job) for job in jobs])
+    order = [(str(p.cfg.optimizer.name), float(p.cfg.optimizer.lr)) for p in group]
+    assert order == [("nag", 0.02), ("nag", 0.04), ("cm", 0.01), ("sgd", 0.03)]
 
 
 @pytest.mark.slow

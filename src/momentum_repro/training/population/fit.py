@@ -138,7 +138,8 @@ class RNNPopulation:
         inputs, targets, mask, valid = batch
         assert inputs is not None and targets is not None and mask is not None
         # the solo objective per member: summed over its minibatch (models/rnn.py task_loss)
-        return member_losses(self.task, self.stacked.forward(inputs, valid), targets, mask)
+        z = self.stacked.forward(inputs, valid, scored=mask)
+        return member_losses(self.task, z, targets, mask)
 
     def solo_model(self, k: int) -> torch.nn.Module:
         return self.stacked.copy_member_into(k, self.runs[k].model)

@@ -24,7 +24,11 @@ from momentum_repro.tracking.mlflow_tracking import (
     tracking_uri,
 )
 from momentum_repro.training.population.fit import fit_population
-from momentum_repro.training.population.members import population_group, solo_only_reason
+from momentum_repro.training.population.members import (
+    member_optimizer,
+    population_group,
+    solo_only_reason,
+)
 from momentum_repro.training.population.outcome import (
     TrainedMember,
     loaded_sets,
@@ -86,7 +90,11 @@ def population_plans(cfgs: Sequence[DictConfig]) -> list[list[RunPlan]]:
             continue  # its job finds the finished run and skips it
         keys.add(plan.key)
         groups.setdefault(population_group(plan.cfg), []).append(plan)
-    return list(groups.values())
+    # NAG members first, then CM and SGD (each in job order): a population's momentum update
+    # is then one pass of each method's rule over contiguous members (``method_runs``)
+    return [
+        sorted(g, key=lambda plan: not member_optimizer(plan.cfg).nesterov) for g in groups.values()
+    ]
 
 
 def train_populations(
