@@ -40,6 +40,7 @@ import torch
 import yaml
 from torch import Tensor
 
+from momentum_repro.allocator import keep_freed_memory
 from momentum_repro.data.rnn_tasks import get_task, training_stream
 from momentum_repro.data.sets import load_set
 from momentum_repro.models.autoencoder import DeepAutoencoder
@@ -215,6 +216,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.set_float32_matmul_precision(args.matmul_precision)
     flush_denormals(True)
+    keep_freed_memory()  # as every run does (training/loop.py set_numerics)
     device = torch.device(args.device)
     graphs = device.type == "cuda"
     name = torch.cuda.get_device_name(device) if graphs else f"{args.threads} threads"
