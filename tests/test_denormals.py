@@ -35,6 +35,24 @@ def test_flushing_zeroes_exactly_the_denormals() -> None:
     assert flushed == [0.0, kept[1], kept[2]]
 
 
+def test_flushing_reaches_the_threads_of_a_pool_started_before() -> None:
+    """torch's OpenMP workers copy the mode when they start: a pool started while denormals
+    were kept must flush them too once the mode is set (a parallel op over 2 threads)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        flush_denormals(False)
+        x = torch.full((1 << 20,), SMALLEST_NORMAL / 4, dtype=torch.float32)
+        assert bool((x * 1.0).all())  # the pool's threads start, keeping denormals
+        if not flush_denormals(True):
+            pytest.skip("this CPU has no flush-to-zero mode")
+        assert not bool((x * 1.0).any())  # both halves of the op: flushed on every thread
+        flush_denormals(False)
+        assert bool((x * 1.0).all())
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("flush", [True, False])
 def test_every_run_sets_the_mode_from_its_config(tiny_cfg: DictConfig, flush: bool) -> None:
