@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from conftest import with_values
 from momentum_repro.data.sets import load_set
-from momentum_repro.models.denormals import flush_denormals
+from momentum_repro.models.denormals import flush_denormals, on_every_openmp_thread
 from momentum_repro.training.fit_autoencoder import fit_autoencoder
 from momentum_repro.training.run import run_job
 
@@ -38,6 +38,9 @@ def test_flushing_zeroes_exactly_the_denormals() -> None:
 def test_flushing_reaches_the_threads_of_a_pool_started_before() -> None:
     """torch's OpenMP workers copy the mode when they start: a pool started while denormals
     were kept must flush them too once the mode is set (a parallel op over 2 threads)."""
+    pytest.importorskip("sklearn")  # loads a libgomp of its own, which must not be the one used
+    if not on_every_openmp_thread(lambda: None):
+        pytest.skip("torch's OpenMP runtime is not GNU's")
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

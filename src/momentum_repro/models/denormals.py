@@ -38,32 +38,31 @@ def flush_denormals(enabled: bool = True) -> bool:
 
 
 @cache
-def _libgomp() -> ctypes.CDLL | None:
-    """The GNU OpenMP runtime torch loaded (its pool is the one torch's ops run on); None
-    where there is none (another OpenMP runtime, or not Linux)."""
+def _gomp_parallel() -> Callable[..., None] | None:
+    """``GOMP_parallel`` of the GNU OpenMP runtime torch itself links (its pool is the one
+    torch's ops run on), looked up through torch's own library: another package may load a
+    libgomp of its own (scikit-learn bundles one). None where torch's runtime is not GNU's."""
     if not sys.platform.startswith("linux"):
         return None
-    torch.get_num_threads()  # torch's libraries, and so its OpenMP runtime, are loaded
-    with open(f"/proc/{os.getpid()}/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "/" in line}
-    gomp = sorted(p for p in paths if os.path.basename(p).startswith("libgomp"))
-    if not gomp:
+    library = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
+    try:
+        gomp_parallel = ctypes.CDLL(library).GOMP_parallel  # found in torch's own dependencies
+    except (OSError, AttributeError):
         return None
-    lib = ctypes.CDLL(gomp[0])  # the library already loaded: the same handle and pool
-    if not hasattr(lib, "GOMP_parallel"):
-        return None
-    lib.GOMP_parallel.argtypes = [_TEAM_FUNCTION, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
-    lib.GOMP_parallel.restype = None
-    return lib
+    gomp_parallel.argtypes = [_TEAM_FUNCTION, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+    gomp_parallel.restype = None
+    return gomp_parallel
 
 
 def on_every_openmp_thread(fn: Callable[[], object]) -> bool:
     """Run ``fn`` once on each thread of a team of ``torch.get_num_threads()``: the calling
-    thread and the pool's workers that torch's parallel ops use. False where torch's OpenMP
-    runtime is not GNU's (nothing runs)."""
-    lib = _libgomp()
-    if lib is None:
+    thread and the pool's workers that torch's parallel ops use. Set the thread count first
+    (runs do, ``training/run.py``): workers a larger count adds later start from the calling
+    thread's mode, but idle workers beyond this team are not reached. False where torch's
+    OpenMP runtime is not GNU's (nothing runs)."""
+    gomp_parallel = _gomp_parallel()
+    if gomp_parallel is None:
         return False
     callback = _TEAM_FUNCTION(lambda _data: fn())  # kept alive until the team is done
-    lib.GOMP_parallel(callback, None, torch.get_num_threads(), 0)
+    gomp_parallel(callback, None, torch.get_num_threads(), 0)
     return True

@@ -25,7 +25,7 @@ from momentum_repro.tracking.mlflow_tracking import (
 )
 from momentum_repro.training.population.fit import fit_population
 from momentum_repro.training.population.members import (
-    member_optimizer,
+    is_nesterov,
     population_group,
     solo_only_reason,
 )
@@ -92,9 +92,7 @@ def population_plans(cfgs: Sequence[DictConfig]) -> list[list[RunPlan]]:
         groups.setdefault(population_group(plan.cfg), []).append(plan)
     # NAG members first, then CM and SGD (each in job order): a population's momentum update
     # is then one pass of each method's rule over contiguous members (``method_runs``)
-    return [
-        sorted(g, key=lambda plan: not member_optimizer(plan.cfg).nesterov) for g in groups.values()
-    ]
+    return [sorted(g, key=lambda plan: not is_nesterov(plan.cfg)) for g in groups.values()]
 
 
 def train_populations(

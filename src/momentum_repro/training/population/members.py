@@ -48,6 +48,19 @@ def member_optimizer(cfg: DictConfig) -> MemberOptimizer:
     return MemberOptimizer(lr, optimizer.mu, isinstance(optimizer, Nesterov))
 
 
+CLASSICAL_MOMENTUM = "momentum_repro.optim.ClassicalMomentum"  # CM, and SGD (mu = 0)
+NESTEROV = "momentum_repro.optim.Nesterov"
+
+
+def _factory_target(cfg: DictConfig) -> str:
+    return str(cfg.optimizer.get("factory", {}).get("_target_", ""))
+
+
+def is_nesterov(cfg: DictConfig) -> bool:
+    """Whether a member's config builds NAG (read from the config: nothing is built)."""
+    return _factory_target(cfg) == NESTEROV
+
+
 def solo_only_reason(cfg: DictConfig) -> str | None:
     """Why a run must be trained alone (None: it can be a population member)."""
     kind = cfg.data.kind
@@ -59,8 +72,8 @@ def solo_only_reason(cfg: DictConfig) -> str | None:
         return "gradient clipping (trainer.clip_grad_norm) is per run"
     if kind == "rnn" and cfg.model.get("implementation", "bptt") != "bptt":
         return "only the hand-written BPTT network has a population form"
-    target = str(cfg.optimizer.get("factory", {}).get("_target_", ""))
-    if target not in ("momentum_repro.optim.ClassicalMomentum", "momentum_repro.optim.Nesterov"):
+    target = _factory_target(cfg)
+    if target not in (CLASSICAL_MOMENTUM, NESTEROV):
         return (
             f"optimizer {target or cfg.optimizer.name!r} has no population form (CM, NAG, SGD do)"
         )
