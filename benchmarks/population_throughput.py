@@ -21,9 +21,14 @@ the wall-clock the paper's protocol would take on this machine at the best K: Ta
 of 750,000 updates per autoencoder) and Table 5 (512 RNN runs of 50,000 updates, at T = 80).
 Denormals are flushed (as every run does). Run it on a quiet machine.
 
+``--phases K``: for each autoencoder, where one update of K members goes, in ms: the members'
+objectives (forward), their backward, and the rest of the update (look-ahead and momentum
+step), each timed alone on the same state, beside the time the update's matrix products
+would take at the large matmul's rate.
+
     python benchmarks/population_throughput.py [--sets curves mnist faces rnn] \\
         [--sizes 1 4 8 16 32 54] [--threads N] [--seconds 3] [--device cpu|cuda] \\
-        [--matmul-precision highest|high]
+        [--matmul-precision highest|high] [--phases K]
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.models.rnn import TanhRNN, batch_tensors, task_loss
 from momentum_repro.optim import Nesterov
 from momentum_repro.training.batches import InMemoryBatches
-from momentum_repro.training.population.graphed import population_update
+from momentum_repro.training.population.graphed import backward_of_active, population_update
 from momentum_repro.training.population.momentum import PopulationMomentum
 from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
 from momentum_repro.training.population.stacked_rnn import (
@@ -62,6 +67,7 @@ LR = {"curves": 0.01, "mnist": 0.01, "faces": 0.001, "rnn": 1e-4}
 PAPER_RUNS = {"curves": 54, "mnist": 54, "faces": 54, "rnn": 512}  # Table 1 per set; Table 5
 PAPER_UPDATES = {"curves": 750_000, "mnist": 750_000, "faces": 750_000, "rnn": 50_000}
 T, RNN_BATCH, AE_BATCH = 80, 100, 200
+Batch = Sequence[Tensor | None]
 
 
 def timed(step: Callable[[], object], seconds: float, device: torch.device) -> float:
@@ -114,17 +120,41 @@ class AutoencoderBench:
 
         self.optimizer.step(closure)
 
-    def population(self, size: int, cuda_graph: bool) -> Callable[[], object]:
+    def _stacked(self, size: int) -> tuple[PopulationMomentum, Callable[[Batch], Tensor]]:
+        """K members from the solo model's state: their optimizer, and their objectives (K,)
+        on a minibatch of K (shared) inputs."""
         stacked = StackedAutoencoder([copy.deepcopy(self.model) for _ in range(size)])
-        optimizer = _optimizer(stacked.parameters(), size, LR[self.name])
 
-        def losses(batch: Sequence[Tensor | None]) -> Tensor:
+        def losses(batch: Batch) -> Tensor:
             x = batch[0]
             assert x is not None
             return stacked.objectives(stacked.forward(x), x)
 
+        return _optimizer(stacked.parameters(), size, LR[self.name]), losses
+
+    def _members_batch(self, size: int) -> Batch:
+        return (self.batch().unsqueeze(0).expand(size, -1, -1),)
+
+    def population(self, size: int, cuda_graph: bool) -> Callable[[], object]:
+        optimizer, losses = self._stacked(size)
         update = population_update(optimizer, losses, cuda_graph)
-        return lambda: update((self.batch().unsqueeze(0).expand(size, -1, -1),)).cpu()
+        return lambda: update(self._members_batch(size)).cpu()
+
+    def phases(self, size: int, seconds: float) -> tuple[float, float, float]:
+        """ms per update of K members: the objectives, their backward, and the rest of the
+        update (look-ahead and momentum step: the whole update less the other two)."""
+        optimizer, losses = self._stacked(size)
+
+        def forward_backward() -> None:
+            for p in optimizer.params:
+                p.grad = None
+            backward_of_active(losses(self._members_batch(size)), optimizer.active)
+
+        update = population_update(optimizer, losses, cuda_graph=False)
+        forward = 1e3 / timed(lambda: losses(self._members_batch(size)), seconds, self.device)
+        both = 1e3 / timed(forward_backward, seconds, self.device)
+        whole = 1e3 / timed(lambda: update(self._members_batch(size)).cpu(), seconds, self.device)
+        return forward, both - forward, whole - both
 
 
 class RNNBench:
@@ -212,6 +242,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300, help="real updates before timing")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--matmul-precision", default="highest", choices=["highest", "high"])
+    parser.add_argument(
+        "--phases", type=int, metavar="K", help="autoencoders: where an update of K members goes"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_float32_matmul_precision(args.matmul_precision)
@@ -262,6 +295,18 @@ def main() -> None:
             print(
                 f"{name:6} solo: matrix products at {rate:,.0f} GFLOP/s, "
                 f"{rate / ceiling:.0%} of the large matmul's rate",
+                flush=True,
+            )
+        if name != "rnn" and args.phases:
+            assert isinstance(bench, AutoencoderBench)
+            forward, backward, rest = bench.phases(args.phases, args.seconds)
+            at_ceiling = 1e3 * args.phases * matmul_gflop(name) / ceiling
+            solo_ms = 1e3 * args.phases / float(np.median(solos)) if solos else float("nan")
+            print(
+                f"{name:6} one update of K = {args.phases} in ms: objectives {forward:.1f}, "
+                f"backward {backward:.1f}, look-ahead and momentum step {rest:.1f} "
+                f"(total {forward + backward + rest:.1f}; K solo updates {solo_ms:.1f}; "
+                f"the matrix products at the large matmul's rate {at_ceiling:.1f})",
                 flush=True,
             )
     print("\nThe paper's protocol on this machine (runs x updates / member-updates/s):")

@@ -64,7 +64,6 @@ class PopulationMomentum:
         self.schedules = list(schedules)
         self.nesterov = [bool(n) for n in nesterov]
         self.method_runs = method_runs(self.nesterov)
-        self.ones = torch.ones(size, dtype=like.dtype, device=like.device)
         self.active = torch.ones(size, dtype=torch.bool, device=like.device)
         self.trainable = (
             [torch.ones(size, dtype=torch.bool, device=like.device) for _ in self.params]
@@ -131,13 +130,10 @@ class PopulationMomentum:
         for p, v, train, partly in tensors:
             # a frozen member's parameters are 0, so its gradient is finite and its step 0
             g = p.grad if p.grad is not None else torch.zeros_like(p)
-            coefficient = minus_lr
-            if partly:  # -lr g, exactly 0 where the member does not train it (even if g is inf)
-                g.mul_(_per_member(minus_lr * train, g))
-                g.masked_fill_(~_per_member(train, g), 0.0)
-                coefficient = self.ones
+            if partly:  # g = 0 where the member does not train it, even if g is inf or NaN,
+                g.masked_fill_(~_per_member(train, g), 0.0)  # so its v and theta stay put
             for rows, nag in runs:
-                scale = _per_member(coefficient[rows], g)
+                scale = _per_member(minus_lr[rows], g)
                 v[rows].mul_(_per_member(mu[rows], v)).addcmul_(g[rows], scale)  # mu v - lr g
                 if nag:  # theta_{t+1} = the look-ahead - lr g
                     p[rows].addcmul_(g[rows], scale)

@@ -191,14 +191,12 @@ class _StackedTanhSteps(torch.autograd.Function):
             grad_in[:, -1].contiguous(),
             grad_hh_t.transpose(1, 2).contiguous(),
             grad_ho,
-            (grad_z if outputs is None else grad_z[_steps_index(outputs, grad_z)]).sum(dim=(0, 2)),
+            (
+                grad_z if outputs is None else grad_z[torch.tensor(outputs, device=grad_z.device)]
+            ).sum(dim=(0, 2)),
             None,
             None,
         )
-
-
-def _steps_index(outputs: Sequence[bool], like: Tensor) -> Tensor:
-    return torch.tensor(list(outputs), dtype=torch.bool, device=like.device)
 
 
 def _time_major_mask(valid: Tensor, dtype: torch.dtype) -> Tensor:
