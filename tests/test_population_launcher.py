@@ -56,6 +56,9 @@ def test_population_sweep_equals_the_basic_sweep_and_resumes(
     log = done.stdout + done.stderr
     assert "population of 6" in log  # cm, nag, sgd x 2 lr
     assert "has no population form" in log  # adam, trained alone in the same sweep
+    # the members end only once trained: the sweep's lines give no ETA projected from them
+    ends = [line for line in log.splitlines() if "sweep population_test: job" in line]
+    assert len(ends) == 8 and not any("ETA" in line for line in ends), ends
     basic = sweep(tmp_path, tiny_curves, "basic", "basic")
     assert basic.returncode == 0, basic.stderr[-3000:]
     pop_client, pop = job_runs(tmp_path, "population")

@@ -73,6 +73,10 @@ def test_sweep_progress_line_projects_the_rest_from_the_mean_job() -> None:
         "sweep curves_quick: job 2/10 done, 1m40s elapsed, ETA 6m40s"
     )
     assert sweep_progress_line("x", 10, 10, 61.0) == "sweep x: job 10/10 done, 1m01s elapsed"
+    # jobs trained before they end (a population's members): no projection from them
+    assert sweep_progress_line("x", 1, 29, 159.0, project=False) == (
+        "sweep x: job 1/29 done, 2m39s elapsed"
+    )
 
 
 @pytest.mark.slow

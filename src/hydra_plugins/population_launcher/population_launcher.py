@@ -18,6 +18,7 @@ Hydra finds the launcher by its namespace-package rule (``hydra_plugins.*``).
 # No ``from __future__ import annotations``: see momentum_repro_sweeper/grids_sweeper.py.
 import copy
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence  # noqa: UP035
@@ -69,6 +70,7 @@ class PopulationLauncher(Launcher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         # imported here: torch and the training code load only when a sweep launches
+        from momentum_repro.tracking.hydra_callback import JOBS_TRAINED_ENV
         from momentum_repro.training.population.launch import train_populations
         from momentum_repro.training.population.outcome import loaded_sets
 
@@ -93,6 +95,8 @@ class PopulationLauncher(Launcher):
             [_task_config(c) for c in sweep_configs], self.max_members, self.cuda_graph
         )
         runs: List[JobReturn] = []  # noqa: UP006
+        # members end in moments now (they are only recorded): their ends project no ETA
+        os.environ[JOBS_TRAINED_ENV] = "1"
         try:
             for sweep_config in sweep_configs:
                 runs.append(
@@ -106,6 +110,7 @@ class PopulationLauncher(Launcher):
                 )
                 configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         finally:
+            os.environ.pop(JOBS_TRAINED_ENV, None)
             loaded_sets.clear()  # the planned jobs' data sets, read once for all of them
         return runs
 

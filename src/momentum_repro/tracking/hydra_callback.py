@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 SWEEP_JOBS_ENV = "MOMENTUM_REPRO_SWEEP_JOBS"  # N, for "job k/N" lines in the jobs' processes
 SWEEP_START_ENV = "MOMENTUM_REPRO_SWEEP_START"  # the sweep's start (epoch seconds), for its ETA
 SWEEP_LABEL_ENV = "MOMENTUM_REPRO_SWEEP_LABEL"  # the multirun's name, for its progress lines
+# set by a launcher while it records jobs it has already trained (``hydra/launcher=population``
+# trains its populations first): their ends say nothing of how long the rest will take
+JOBS_TRAINED_ENV = "MOMENTUM_REPRO_JOBS_TRAINED"
 DONE_FILE = ".jobs_done"  # in the sweep's folder: one line per ended job, from any process
 
 
@@ -39,10 +42,13 @@ def multirun_jobs(
     return expand_grids([*swept, *overrides], grids or [])
 
 
-def sweep_progress_line(name: str, done: int, total: int, elapsed: float) -> str:
-    """``sweep curves_quick: job 3/10 done, 1m40s elapsed, ETA 3m53s``."""
+def sweep_progress_line(
+    name: str, done: int, total: int, elapsed: float, project: bool = True
+) -> str:
+    """``sweep curves_quick: job 3/10 done, 1m40s elapsed, ETA 3m53s``: the rest projected
+    from the mean job; ``project=False``: no ETA (the jobs were trained before they end)."""
     line = f"sweep {name}: job {done}/{total} done, {duration(elapsed)} elapsed"
-    if 0 < done < total:
+    if project and 0 < done < total:
         line += f", ETA {duration(elapsed / done * (total - done))}"
     return line
 
@@ -154,7 +160,9 @@ class MlflowSweepCallback(Callback):
             out.write(f"{hydra.job.num}\n")
         done = len(done_file.read_text().splitlines())
         label = os.environ.get(SWEEP_LABEL_ENV, str(config.sweep_name))
-        line = sweep_progress_line(label, done, int(total), time.time() - float(start))
+        elapsed = time.time() - float(start)
+        project = not os.environ.get(JOBS_TRAINED_ENV)
+        line = sweep_progress_line(label, done, int(total), elapsed, project)
         log.info(line)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
