@@ -53,7 +53,7 @@ from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.models.rnn import TanhRNN, batch_tensors, task_loss
 from momentum_repro.optim import Nesterov
 from momentum_repro.training.batches import InMemoryBatches
-from momentum_repro.training.population.graphed import backward_of_active, population_update
+from momentum_repro.training.population.graphed import population_update, update_closure
 from momentum_repro.training.population.momentum import PopulationMomentum
 from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
 from momentum_repro.training.population.stacked_rnn import (
@@ -146,9 +146,7 @@ class AutoencoderBench:
         optimizer, losses = self._stacked(size)
 
         def forward_backward() -> None:
-            for p in optimizer.params:
-                p.grad = None
-            backward_of_active(losses(self._members_batch(size)), optimizer.active)
+            update_closure(optimizer, losses, self._members_batch(size))()
 
         update = population_update(optimizer, losses, cuda_graph=False)
         forward = 1e3 / timed(lambda: losses(self._members_batch(size)), seconds, self.device)

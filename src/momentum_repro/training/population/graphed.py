@@ -45,9 +45,13 @@ def backward_of_active(losses: Tensor, active: Tensor) -> None:
     ).sum().backward()
 
 
-def _closure(
+def update_closure(
     optimizer: PopulationMomentum, losses_fn: LossesFn, batch: Batch
 ) -> Callable[[], Tensor]:
+    """What an update runs at the look-ahead point: the gradients set to None, every
+    member's objective on ``batch`` and the backward of the active members'; returns the
+    objectives (K,)."""
+
     def closure() -> Tensor:
         for p in optimizer.params:
             p.grad = None
@@ -66,7 +70,7 @@ class EagerUpdate:
 
     def __call__(self, batch: Batch) -> Tensor:
         """One update of every member on ``batch``; each member's objective (K,), on the device."""
-        return self.optimizer.step(_closure(self.optimizer, self.losses_fn, batch))
+        return self.optimizer.step(update_closure(self.optimizer, self.losses_fn, batch))
 
 
 @dataclass
@@ -128,7 +132,7 @@ class GraphedUpdate:
     def _capture(self, batch: Batch) -> _Captured:
         optimizer = self.optimizer
         storage, inputs = zip(*(_static(t) for t in batch), strict=True)
-        closure = _closure(optimizer, self.losses_fn, inputs)
+        closure = update_closure(optimizer, self.losses_fn, inputs)
         saved = [t.detach().clone() for t in optimizer.state()]
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
