@@ -1,4 +1,4 @@
-"""Train one run, or a sweep with -m: ``python pipelines/train.py -m optimizer=cm,nag ...``."""
+"""Train one run, or a sweep with -m: ``python pipelines/train.py -m experiment=claims_rnn``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from momentum_repro.errors import UserInputError
@@ -15,9 +16,11 @@ from momentum_repro.training import config  # noqa: F401  registers the config s
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict | float:
-    """One run; its summary, or for a search sweeper (Optuna) the objective it minimises."""
+    """One run; its outcome, or for a search sweeper (Optuna) the objective it minimises."""
     # imported here: a multirun's launching process then skips torch, Lightning and MLflow
     # (seconds per sweep); the jobs import them where they run
+    from momentum_repro.tracking.mlflow_tracking import store_root
+    from momentum_repro.tracking.summary import add_single_run, record_job
     from momentum_repro.training.run import parallel_jobs, run_job
     from momentum_repro.training.tuning import apply_momentum_gap, objective
 
@@ -29,6 +32,16 @@ def main(cfg: DictConfig) -> dict | float:
             raise
         print(f"error: {error}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        record_job(hydra_cfg.sweep.dir, {**outcome, "job": hydra_cfg.job.num})
+    else:
+        add_single_run(store_root() / str(cfg.tracking.summary_dir), outcome)
+        name = outcome["sweep_name"]
+        print(
+            f"run {outcome['run_id']} ({outcome['status'].lower()}) is in sweep {name}; "
+            f"report it beside the default sweeps: python pipelines/report.py --add {name}",
+            flush=True,
+        )
     if "optuna" in str(hydra_cfg.sweeper.get("_target_", "")):
         return objective(cfg, outcome)
     return outcome

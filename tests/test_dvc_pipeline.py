@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -38,15 +39,15 @@ def copy_repo(dest: Path) -> None:
 def tiny_params(path: Path) -> None:
     params = yaml.safe_load(path.read_text())
     params["profile"] = "tiny"
-    params["launcher"] = "basic"
     params["data"]["curves"].update(n_train=400, n_test=100)
-    params["data"]["rnn"].update(n_eval=100, sets={"addition": [12]})
-    params["sweeps"]["curves"].update(methods=["sgd", "nag"], mu_max=[0.9], lr=[0.01])
-    params["sweeps"]["rnn"].update(
-        data=["addition"], overrides={"data.seq_len": 12}, methods=["biases", "nag"], mu_max=[0.9]
-    )
-    params["sweeps"]["rnn"]["lr"] = [0.0001]  # the paper's grid (summed objective)
+    params["data"]["rnn"].update(n_eval=100, sets={"addition": [12], "multiplication": [12]})
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new))
 
 
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -71,48 +72,65 @@ def test_dvc_repro_runs_end_to_end_and_reruns_only_what_changed(tmp_path: Path) 
     first = dvc(repo, "repro")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
 
-    curves = json.loads((repo / "results/sweeps/curves.json").read_text())
-    assert curves["sweep_name"] == "curves_tiny"
-    assert curves["counts"]["FINISHED"] == 2  # sgd and nag at mu_max 0.9, one lr
-    rnn = json.loads((repo / "results/sweeps/rnn.json").read_text())
-    assert rnn["counts"]["FINISHED"] == 2
+    curves = json.loads((repo / "results/sweeps/claims_curves_tiny.json").read_text())
+    # SGD, CM 0.99, NAG 0.9 and 0.99, NAG 0.99 without the final phase; 2 seeds each
+    assert curves["sweep_name"] == "claims_curves_tiny" and curves["counts"]["FINISHED"] == 10
+    rnn = json.loads((repo / "results/sweeps/claims_rnn_tiny.json").read_text())
+    assert rnn["counts"]["FINISHED"] == 16  # 2 problems x 4 columns x 2 seeds
     table1 = (repo / "reports/table1.md").read_text()
     assert "tiny" in table1 and "0.074" in table1  # our number beside the paper's
     metrics = json.loads((repo / "reports/metrics.json").read_text())
-    assert "table1" in metrics
-    # the sweep's NAG runs end with the final phase: Table 2 and claim (d) have numbers
     assert metrics["table2"]["curves"]["after"] > 0
-    assert metrics["claims"]["d"]["comparisons"] == 1
-    assert (repo / "reports/claims.md").read_text().startswith("# The paper's claims")
+    assert metrics["table2"]["curves"]["control"] > 0  # claim (d)'s control
+    claims = metrics["claims"]
+    assert claims["d"]["rows_tested"] == ["Curves"] and claims["d"]["rests_on"][
+        "seeds_per_cell"
+    ] == [2]
+    for key in "abcdfg":
+        assert claims[key]["ours"] in ("reproduced", "not reproduced", "inconclusive"), key
+    assert (repo / "reports/claims.md").read_text().startswith("# Does the paper hold?")
     assert (repo / "reports/index.html").stat().st_size > 1000
 
     again = dvc(repo, "repro")
     assert again.returncode == 0
     assert "Running stage" not in again.stdout, again.stdout
 
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["sweeps"]["curves"]["lr"] = [0.01, 0.005]
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    status = dvc(repo, "status")
+    # a second learning rate in the CURVES experiment: its sweep and the report rerun
+    experiment = repo / "conf/experiment/claims_autoencoder.yaml"
+    edit(experiment, "optimizer.lr: 0.01\n", "optimizer.lr: 0.01,0.005\n")
+    status = dvc(repo, "status", "dvc.yaml")
     changed = {
         line.rstrip(":").strip() for line in status.stdout.splitlines() if line.endswith(":")
     }
-    assert {"sweeps", "report"} <= changed
-    assert not changed & {"build_curves", "build_rnn"}, status.stdout
-
-    # both sweeps run as one multirun, each job under its own sweep's parent run; rerun,
-    # the RNN jobs (finished, unchanged) are skipped and the two new CURVES jobs train
+    assert "sweep_curves" in changed, status.stdout
+    assert not changed & {"build_curves", "build_rnn", "sweep_rnn"}, status.stdout
     redo = dvc(repo, "repro")
     assert redo.returncode == 0, redo.stdout[-3000:] + redo.stderr[-3000:]
-    assert json.loads((repo / "results/sweeps/rnn.json").read_text())["runs"] == rnn["runs"]
-    curves_again = json.loads((repo / "results/sweeps/curves.json").read_text())
-    assert curves_again["counts"]["FINISHED"] == 4
+    curves = json.loads((repo / "results/sweeps/claims_curves_tiny.json").read_text())
+    assert curves["counts"]["FINISHED"] == 20 and sum(r["reused"] for r in curves["runs"]) == 10
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("momentum-repro").experiment_id])
     parents = {
         r.info.run_id: r.data.tags["sweep_name"] for r in runs if r.data.tags["run_kind"] == "sweep"
     }
-    # two multiruns; the second ran no RNN job, so its empty RNN parent was not kept
-    assert sorted(parents.values()) == ["curves_tiny"] * 2 + ["rnn_tiny"]
     for run in (r for r in runs if r.data.tags["run_kind"] == "job"):
         assert parents[run.data.tags["mlflow.parentRunId"]] == run.data.tags["sweep_name"]
+
+    # the lr removed again and a change to code every run key covers: every run trains
+    # again, and each cell holds the new runs only, as many seeds as before
+    edit(experiment, "optimizer.lr: 0.01,0.005\n", "optimizer.lr: 0.01\n")
+    edit(repo / "src/momentum_repro/optim/schedule.py", '"""The momentum', '"""The  momentum')
+    redo = dvc(repo, "repro")
+    assert redo.returncode == 0, redo.stdout[-3000:] + redo.stderr[-3000:]
+    curves = json.loads((repo / "results/sweeps/claims_curves_tiny.json").read_text())
+    assert curves["counts"]["FINISHED"] == 10 and not any(r["reused"] for r in curves["runs"])
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    rows = list(csv.DictReader((repo / "reports/table1.csv").open()))
+    seeds = {r["column"]: r["n_seeds"] for r in rows if r["row"] == "curves" and r["n_seeds"]}
+    assert seeds == {"sgd": "2", "nag_0.9": "2", "nag_0.99": "2", "cm_0.99": "2"}
+    left_out = metrics["runs"]["left_out"]["claims_curves_tiny"]
+    assert left_out == {
+        "made by other code or data than the current run of its config": 10,
+        "not in the sweep's current grid": 10,  # the lr 0.005 runs
+    }
+    assert "20 run(s) left out" in (repo / "reports/claims.md").read_text()

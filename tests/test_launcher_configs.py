@@ -16,17 +16,46 @@ from sweeps import tiny_sweep, train_multirun
 from conftest import CONF, compose_config
 
 LAUNCHERS = {
-    "joblib": "JoblibLauncher",
+    "joblib": "JoblibLauncher",  # the plugin's own: a job per core
+    "parallel": "JoblibLauncher",  # ours: 2 jobs at once
     "local": "LocalLauncher",  # hydra-submitit-launcher's submitit_local
     "slurm": "SlurmLauncher",  # hydra-submitit-launcher's submitit_slurm
 }
 
 
 def test_every_launcher_file_is_known() -> None:
-    # joblib is a structured config (hydra_plugins/momentum_repro_sweeper/joblib_defaults.py)
-    assert {p.stem for p in (CONF / "hydra" / "launcher").glob("*.yaml")} | {"joblib"} == set(
-        LAUNCHERS
+    assert {p.stem for p in (CONF / "hydra" / "launcher").glob("*.yaml")} == set(LAUNCHERS) - {
+        "joblib"
+    }
+
+
+@pytest.mark.parametrize("pythonpath", [None, "src"])
+def test_shipped_configs_compose_the_same_whatever_the_order_of_sys_path(
+    pythonpath: str | None,
+) -> None:
+    """Our launcher and sweeper configs extend the plugins' (a defaults list), never replace
+    them under their name: so they compose alike whether our hydra_plugins come before
+    site-packages on sys.path (PYTHONPATH=src, a shared checkout) or after."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = str(ROOT / pythonpath)
+    code = (
+        "import sys; sys.path.insert(0, 'tests');"
+        "from conftest import compose_config;"
+        "cfg = compose_config(['hydra/launcher=parallel', 'hydra/sweeper=tpe'], with_hydra=True);"
+        "print(cfg.hydra.launcher.n_jobs, cfg.hydra.sweeper.sampler.seed,"
+        " cfg.hydra.sweeper.n_trials)"
     )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["2", "1", "20"]
 
 
 @pytest.mark.parametrize("name", sorted(LAUNCHERS))

@@ -11,6 +11,7 @@ import mlflow
 import pytest
 
 from conftest import ROOT
+from momentum_repro.tracking.summary import load_summary
 
 pytestmark = pytest.mark.slow
 
@@ -77,9 +78,10 @@ def test_two_job_multirun_logs_two_children_under_one_parent(
 def test_two_sweeps_in_one_multirun_keep_their_own_parent_runs(
     tmp_path: Path, tiny_curves: Path
 ) -> None:
-    """A union multirun (``sweep_plan.union_overrides``) in two joblib workers: each job is
-    the child of its own sweep's parent run, which the workers learn per job, and resolves
-    an interpolation of its grid in its own config (its seed 4, not the multirun's 1)."""
+    """A multirun of two sweeps (jobs that set their own sweep_name) in two joblib workers:
+    each job is the child of its own sweep's parent run, which the workers learn per job,
+    resolves an interpolation of its grid in its own config (its seed 4, not the multirun's
+    1), and is listed in its own sweep's summary."""
     done = multirun(
         tmp_path,
         tiny_curves,
@@ -107,6 +109,15 @@ def test_two_sweeps_in_one_multirun_keep_their_own_parent_runs(
         assert parents[parent] == name
     phase = dict(zip(jobs["tags.method"], jobs["params.schedule.final_phase_updates"], strict=True))
     assert phase == {"sgd": "0", "cm": "4", "nag": "4"}
+    summaries = {
+        name: load_summary(tmp_path / "results" / "sweeps" / f"{name}.json") for name in "ab"
+    }
+    assert [r["method"] for r in summaries["a"]["runs"]] == ["sgd"]
+    assert sorted(r["method"] for r in summaries["b"]["runs"]) == ["cm", "nag"]
+    runs = dict(zip(jobs["run_id"], jobs["tags.run_key"], strict=True))
+    for summary in summaries.values():
+        assert summary["complete"] and summary["counts"]["FINISHED"] == len(summary["runs"])
+        assert all(runs[r["run_id"]] == r["run_key"] for r in summary["runs"])
 
 
 def test_interrupted_sweep_resumes_without_redoing_finished_runs(
@@ -120,16 +131,22 @@ def test_interrupted_sweep_resumes_without_redoing_finished_runs(
     jobs, sweeps = job_runs(tmp_path)
     assert len(sweeps) == 2
     assert sorted(jobs["tags.lr"]) == ["0.005", "0.01"]  # the 0.01 run was not redone
+    # the second multirun's summary lists both runs: the reused one and the new one
+    summary = load_summary(tmp_path / "results" / "sweeps" / "test_sweep.json")
+    assert sorted((r["lr"], r["reused"]) for r in summary["runs"]) == [
+        ("0.005", False),
+        ("0.01", True),
+    ]
 
 
 def test_optuna_search_logs_one_child_run_per_trial_and_reports_the_best(
     tmp_path: Path, tiny_curves: Path
 ) -> None:
-    """hydra/sweeper=optuna: TPE over log(lr) and log(1 - mu_max); the objective is the
+    """hydra/sweeper=tpe: TPE over log(lr) and log(1 - mu_max); the objective is the
     trial's final training error, so the best value is the smallest one MLflow holds."""
     import yaml
 
-    done = multirun(tmp_path, tiny_curves, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=3")
+    done = multirun(tmp_path, tiny_curves, "hydra/sweeper=tpe", "hydra.sweeper.n_trials=3")
     assert done.returncode == 0, done.stderr[-3000:]
     jobs, sweeps = job_runs(tmp_path)
     assert len(sweeps) == 1 and len(jobs) == 3

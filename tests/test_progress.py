@@ -49,10 +49,11 @@ def test_an_experiments_sweeper_params_count_as_the_sweeper_runs_them() -> None:
     from conftest import compose_config
     from momentum_repro.grids import grids_as_written
 
-    sweeper = compose_config(["experiment=rnn_table"], with_hydra=True).hydra.sweeper
+    overrides = ["experiment=rnn_table", "profile=paper"]
+    sweeper = compose_config(overrides, with_hydra=True).hydra.sweeper
     params = {k: str(v) for k, v in sweeper.params.items()}
-    assert len(multirun_jobs(["experiment=rnn_table"], grids_as_written(sweeper), params)) == 512
-    assert len(multirun_jobs(["experiment=rnn_table"], grids_as_written(sweeper))) == 8
+    assert len(multirun_jobs(overrides, grids_as_written(sweeper), params)) == 512
+    assert len(multirun_jobs(overrides, grids_as_written(sweeper))) == 8
 
 
 def test_each_jobs_sweep_name_is_read_as_its_config_reads_it() -> None:

@@ -148,7 +148,7 @@ def test_table1_best_lr_ratio_and_failures(report):
     assert cell(report, "table1", "curves", "cm_0.99").text == "diverged / 0.1"
     assert cell(report, "table1", "curves", "sgd").ratio == pytest.approx(2.0)
     assert cell(report, "table1", "curves", "nag_0.9").ours == pytest.approx(0.32)
-    assert cell(report, "table1", "curves", "adam").text == "0.3 / —"
+    assert cell(report, "table1", "curves", "adam").text == "0.3 (1) / —"
     assert cell(report, "table1", "curves", "nag_0.999").ours == pytest.approx(0.08)
     assert cell(report, "table1", "mnist", "nag_0.99").text == "not run / 0.73"
     assert report.n_runs == 15 - 2 + 11  # t1 + rnn job runs; 2 older attempts of k09 dropped
@@ -175,14 +175,14 @@ def test_table5_seed_average(report):
     c = cell(report, "table5", "addition_T80", "nag_0.9")
     assert c.best.lr == 1e-5 and c.ours == pytest.approx(0.05) and c.n_diverged == 1
     assert cell(report, "table5", "addition_T80", "biases").ratio == pytest.approx(1.0)
-    assert cell(report, "table5", "xor_T80", "nag_0.9").text == "0.5 / —"
+    assert cell(report, "table5", "xor_T80", "nag_0.9").text == "0.5 (1) / —"
     assert cell(report, "table5", "mem20_T80", "sgd").status == "not run"
 
 
 def test_files_markdown_csv_metrics(report):
     out = report.out_dir
     md = (out / "table1.md").read_text()
-    assert "| Curves | 0.96 / 0.48 (2×) |" in md
+    assert "| Curves | 0.96 (1) / 0.48 (2×) |" in md
     assert "quick profile: 3,000 updates, schedule period 25, no final phase — not the pap" in md
     assert "quick profile: 3,000 updates, schedule period 25, final phase 1,000 updates" in md
     rows = {(r["row"], r["column"]): r for r in csv.DictReader((out / "table5.csv").open())}
@@ -197,29 +197,29 @@ def test_files_markdown_csv_metrics(report):
     assert "mnist" not in m["table1"]
     assert m["ratio_to_paper"]["table5"]["addition_T80"]["nag_0.995"] == pytest.approx(8)
     html = (out / "index.html").read_text()
-    # Tables 1, 2, 3, 5 and the claims
-    assert html.count("<table>") == 5 and "data:image/png;base64," in html
+    assert html.count('<table class="claims">') == 1 and "data:image/png;base64," in html
 
 
 def test_claims_page_from_the_same_runs(report):
     """claims.md, its section of index.html and metrics.json, computed from the runs."""
     out = report.out_dir
     md = (out / "claims.md").read_text()
-    assert md.startswith("# The paper's claims, checked")
-    # (c) on CURVES: NAG 0.99 (0.1, lr 0.005) below NAG 0.9 (0.32, the newest attempt)
-    assert "- Curves: NAG 0.99 0.1 < NAG 0.9 0.32 (NAG 0.99: lr 0.005; runs " in md
-    # (b): CM 0.99 diverged at every lr, so NAG 0.99 wins; (a): CM loses to SGD
-    assert "- Curves: NAG 0.99 0.1 <= CM 0.99 diverged" in md
+    assert md.startswith("# Does the paper hold?")
+    # (c) on CURVES: one seed a cell, no interval: inconclusive, however far apart
+    assert "- Curves: NAG 0.99 0.1 (n=1) < NAG 0.9 0.32 (n=1): A/B = 0.313 (no interval" in md
+    # (b): CM 0.99 diverged at every lr, so NAG 0.99 wins, and the page says why
+    assert "- Curves: NAG 0.99 0.1 (n=1) < CM 0.99 diverged: CM 0.99 diverged at every lr" in md
     m = json.loads((out / "metrics.json").read_text())["claims"]
     assert (m["a"]["ours"], m["a"]["paper"]) == ("not reproduced", "reproduced")
-    assert (m["b"]["ours"], m["c"]["ours"]) == ("reproduced", "reproduced")
-    assert m["d"]["ours"] == "reproduced"  # NAG 0.999, lr 0.005 (best after): 0.192 -> 0.08
-    assert m["f"] == {"ours": "reproduced", "paper": "reproduced", "comparisons": 1, "held": 1}
-    # (e): NAG 0.999 at scale 1 (0.08) below scale 2 (0.166) and scale 0.5 (diverged)
-    assert (m["e"]["ours"], m["e"]["comparisons"]) == ("reproduced", 2)
+    assert m["a"]["decided_by_divergence"] == {"holds": 0, "fails": 1, "inconclusive": 0}
+    assert (m["b"]["ours"], m["c"]["ours"]) == ("reproduced", "inconclusive")
+    assert m["d"]["ours"] == "not run"  # no control: the final phase is not tested
+    assert m["f"]["ours"] == "inconclusive" and m["f"]["rows_tested"] == ["add T=80"]
+    # (e): NAG 0.999 at scale 1 (0.08) vs scale 2 (0.166): one seed; scale 0.5 diverged
+    assert (m["e"]["ours"], m["e"]["holds"], m["e"]["inconclusive"]) == ("inconclusive", 0, 1)
     assert m["g"]["ours"] == "not run"  # no CM at mu_0 = 0.995
     html = (out / "index.html").read_text()
-    assert "The paper&#x27;s claims, checked" in html and "(g) NAG tolerates" in html
+    assert "Does the paper hold?" in html and "(g) NAG tolerates" in html
 
 
 def test_figures_written_with_expected_curves(report):

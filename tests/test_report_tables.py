@@ -57,7 +57,7 @@ def test_best_lr_and_ratio():
     )
     assert cell.status == "finished" and cell.ours == 0.1 and cell.best.lr == 0.005
     assert cell.ratio == pytest.approx(1.25)
-    assert cell.text == "0.1 / 0.08 (1.25×)"
+    assert cell.text == "0.1 (1) / 0.08 (1.25×)"  # one seed: no spread
 
 
 def test_seed_average_picks_best_mean_not_best_seed():
@@ -69,7 +69,8 @@ def test_seed_average_picks_best_mean_not_best_seed():
     ]
     cell = select_cell(runs, "final_train_error", None)
     assert cell.best.lr == 1e-4 and cell.ours == pytest.approx(0.002)
-    assert cell.ratio is None and cell.text == "0.002 / —"
+    assert cell.ratio is None and cell.text == "0.002 ±0.001 (2) / —"  # mean ±se (seeds)
+    assert cell.values == (0.001, 0.003) and cell.n == 2
 
 
 def test_diverged_lr_skipped_diverged_seed_fails_its_lr():
@@ -137,7 +138,7 @@ def test_table1_grid_extras_and_not_run():
     assert list(t.rows) == ["curves", "mnist", "faces", "xor_ae"]
     assert list(t.columns)[-1] == "adam" and t.columns["nag_0.99"] == "0.99N"
     assert t.cell("curves", "nag_0.99").ratio == pytest.approx(2.0)
-    assert t.cell("curves", "adam").text == "0.3 / —"
+    assert t.cell("curves", "adam").text == "0.3 (1) / —"
     assert t.cell("mnist", "nag_0.99").status == "not run"
     assert t.cell("faces", "sgd_c").text == "not run / —"
 
@@ -156,7 +157,7 @@ def test_table5_rows_by_seq_len_and_zero_column():
     assert t.cell("addition_T80", "sgd").ratio == pytest.approx(2.0)
     assert t.cell("addition_T80", "biases").ratio == pytest.approx(1.0)
     assert t.rows["addition_T20"] == "add T=20"
-    assert t.cell("addition_T20", "nag_0.9").text == "0.1 / —"
+    assert t.cell("addition_T20", "nag_0.9").text == "0.1 (1) / —"
     assert t.columns["sgd"] == "0"
 
 

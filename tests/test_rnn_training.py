@@ -29,7 +29,7 @@ def test_rnn_schedule_is_0_9_then_mu_0() -> None:
 
 
 def test_rnn_table_experiment_is_the_papers_grid() -> None:
-    cfg = compose_config(["experiment=rnn_table"], with_hydra=True)
+    cfg = compose_config(["experiment=rnn_table", "profile=paper"], with_hydra=True)
     sweeper = cfg.hydra.sweeper
     assert cfg.schedule.kind == "rnn" and sweeper._target_.endswith("GridsSweeper")
     params = [f"{k}={v}" for k, v in sweeper.params.items()]

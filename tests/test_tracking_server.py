@@ -58,8 +58,8 @@ def test_sweep_resume_and_report_through_a_tracking_server(
 
         # the report reads the runs from the server and logs its files to the sweep's run
         report = subprocess.run(
-            [sys.executable, str(ROOT / "pipelines" / "report.py"), "--sweep-name",
-             "server_test", "--params", str(ROOT / "params.yaml"), "--out", "reports"],
+            [sys.executable, str(ROOT / "pipelines" / "report.py"), "server_test",
+             "--params", str(ROOT / "params.yaml"), "--out", "reports"],
             cwd=work, capture_output=True, text=True, timeout=300,
             env={**os.environ, "MLFLOW_TRACKING_URI": uri},
         )  # fmt: skip

@@ -232,6 +232,17 @@ def addition(T: int, batch_size: int, generator: np.random.Generator) -> Batch:
     )  # fmt: skip
 
 
+def addition_released(T: int, batch_size: int, generator: np.random.Generator) -> Batch:
+    """Addition as Sutskever's released HF-RNN code defines it: values U[0, 1], the target
+    is a + b unscaled; the layout of :func:`addition`. Kept to compare the "biases" column
+    under both definitions (see the module docstring)."""
+    return _operand_task(
+        "addition_released", T, batch_size, generator,
+        length=(100, 110), first=(1, 10), second=(10, 50), binary=False,
+        op=np.add, target_mean=1.0,
+    )  # fmt: skip
+
+
 def multiplication(T: int, batch_size: int, generator: np.random.Generator) -> Batch:
     """Multiplication problem (Hochreiter & Schmidhuber 1997, experiment 5, as in the
     released code): values U[0, 1], the target is the product a b of the marked values."""
@@ -418,6 +429,10 @@ TASKS: dict[str, RNNTask] = {
     "addition": RNNTask(
         "addition", addition, "linear", 2, 1, "fraction_wrong", 0.001, REGRESSION_TOLERANCE
     ),
+    "addition_released": RNNTask(
+        "addition_released", addition_released, "linear", 2, 1, "fraction_wrong", 0.001,
+        REGRESSION_TOLERANCE,
+    ),
     "multiplication": RNNTask(
         "multiplication", multiplication, "linear", 2, 1, "fraction_wrong", 0.001,
         REGRESSION_TOLERANCE,
@@ -449,6 +464,12 @@ def _mean_predictor_wrong_addition(tolerance: float) -> float:
     return 1.0 - (u - u * u / 4.0)
 
 
+def _mean_predictor_wrong_released_addition(tolerance: float) -> float:
+    """P(|a + b - 1| > tol), a, b ~ U[0, 1]: a + b has the triangular density 1 - |s - 1| on
+    [0, 2], so P(|a + b - 1| <= u) = 2u - u^2."""
+    return 1.0 - (2 * tolerance - tolerance * tolerance)
+
+
 def _mean_predictor_wrong_multiplication(tolerance: float) -> float:
     """P(|a b - 1/4| > tol), a, b ~ U[0, 1]: a b has the density -ln p on (0, 1], whose
     integral is p - p ln p."""
@@ -468,6 +489,8 @@ def chance_level(task: str | RNNTask) -> float:
     spec = get_task(task)
     if spec.name == "addition":
         return _mean_predictor_wrong_addition(REGRESSION_TOLERANCE)
+    if spec.name == "addition_released":
+        return _mean_predictor_wrong_released_addition(REGRESSION_TOLERANCE)
     if spec.name == "multiplication":
         return _mean_predictor_wrong_multiplication(REGRESSION_TOLERANCE)
     if spec.name == "xor":

@@ -1,17 +1,21 @@
-"""The report in one call: MLflow runs of some sweeps -> tables (Markdown, CSV), metrics.json,
-figures (PNG, SVG) with their data (CSV for ``dvc plots``), index.html; the files are also
-logged as artifacts (``report/``) of each sweep's newest parent run.
+"""The report in one call: the current MLflow runs of some sweeps -> the claims checked,
+tables (Markdown, CSV), metrics.json, figures (PNG, SVG) with their data (CSV for ``dvc
+plots``), index.html; the files are also logged as artifacts (``report/``) of each sweep's
+newest parent run.
 
-    build_report("sqlite:///abs/mlflow.db", "momentum-repro", ["table1"], Path("reports"))
+    build_report("sqlite:///abs/mlflow.db", "momentum-repro", ["claims_curves_quick"],
+                 Path("reports"), summary_dir=Path("results/sweeps"))
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import fmean
 
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
@@ -21,8 +25,8 @@ from momentum_repro.report.paper import load_paper_numbers
 from momentum_repro.report.runs import (
     FINISHED,
     RunRecord,
+    load_current_runs,
     load_decision_boundary,
-    load_job_runs,
     load_sweep_parents,
     metric_history,
 )
@@ -55,6 +59,7 @@ class ReportResult:
     metrics: dict
     n_runs: int
     logged_to: list[str] = field(default_factory=list)  # parent run ids given the artifacts
+    left_out: str = ""  # the runs tagged with the sweeps that are not current, and why
 
 
 def _caption(table: Table) -> str:
@@ -189,21 +194,107 @@ def _moons_section(
     return section, figures, files, {m: a for m, a in accuracy.items() if a is not None}
 
 
+# the command that runs a table's whole grid (the rows and columns a profile did not run)
+HOW_TO_RUN = {
+    "table1": "experiment=table1",
+    "table2": "experiment=table2",
+    "table3": "experiment=table3",
+    "table5": "experiment=rnn_table",
+}
+# the files a build writes at the top of its folder: an earlier build's that this one does not
+# write again (a tuning section no longer asked for) are removed
+REPORT_FILES = ("table*.md", "table*.csv", "claims.md", "tuning.md", "metrics.json", "index.html")
+
+
+def _clear_report_files(out_dir: Path) -> None:
+    for pattern in REPORT_FILES:
+        for old in out_dir.glob(pattern):
+            old.unlink()
+    _clear_previous(out_dir)
+
+
+def how_to_run(table: str, profile: str | None) -> str:
+    return (
+        f"Run them with: python pipelines/train.py -m {HOW_TO_RUN[table]} "
+        f"profile={profile or '<profile>'}"
+    )
+
+
+def _comparison_rows(verdict: claims.Verdict) -> list:
+    """The rows of a claim's comparison figure (comparisons with an interval)."""
+    rows = []
+    for c in verdict.comparisons:
+        if c.interval is None or c.interval.method == "none":
+            continue
+        if c.interval.method == "paired":
+            seeds = [a / b for a, b in zip(c.a.values, c.b.values, strict=True)]
+        else:
+            gm = math.exp(fmean(math.log(max(v, 1e-300)) for v in c.b.values))
+            seeds = [a / gm for a in c.a.values]
+        rows.append(
+            (
+                f"{c.row}: {c.a.label} vs {c.b.label}",
+                c.interval.ratio,
+                math.exp(c.interval.low),
+                math.exp(c.interval.high),
+                seeds,
+                c.outcome,
+                1 / c.factor,
+            )
+        )
+    return rows
+
+
+def _claims_section(
+    checked: list[claims.ClaimResult], protocols: list[str], out_dir: Path
+) -> tuple[str, dict[str, Figure], list[Path]]:
+    """The claims: verdicts first, then each claim's comparisons and their figure."""
+    figures, files, details = {}, [], []
+    for r in checked:
+        title = f"({r.claim.key}) {r.claim.statement}"
+        rows = _comparison_rows(r.ours)
+        png = None
+        if rows:
+            fig = plots.plot_comparisons(f"claim ({r.claim.key}): A / B, 95% interval", rows)
+            saved = plots.save_figure(fig, out_dir / "figures" / f"claim_{r.claim.key}")
+            figures[f"claim_{r.claim.key}"], png = fig, saved[0]
+            files += saved
+        lines = [(claims.outcome_line(c), c.outcome) for c in r.ours.comparisons]
+        rule = (
+            f"{r.claim.where}. Rule: {r.claim.rule}. Ours: {r.ours.text}, {r.ours.tally}. "
+            f"Rests on: {r.basis.text()}."
+        )
+        details.append((title, rule, lines, png))
+    verdicts = [
+        (f"({r.claim.key}) {r.claim.statement}", *row[1:])
+        for r, row in zip(checked, claims.summary_rows(checked), strict=True)
+    ]
+    section = html.claims_html(claims.HEADING, [claims.INTRO, *protocols], verdicts, details)
+    return section, figures, files
+
+
 def build_report(
     tracking_uri: str,
     experiment: str,
     sweep_names: Sequence[str],
     out_dir: Path,
     *,
+    summary_dir: Path = Path("results/sweeps"),
+    tuned_sweeps: Sequence[str] = (),
+    profile: str | None = None,
     log_artifacts: bool = True,
 ) -> ReportResult:
-    """Build the whole report of the given sweeps into ``out_dir`` (Tables 1, 2, 3, 5 of
-    Sutskever et al. 2013 next to the paper's numbers). Sweeps without runs give "not run"."""
+    """Build the whole report of the given sweeps into ``out_dir``: the paper's claims checked
+    on their current runs (those each sweep's summary in ``summary_dir`` lists), Tables 1, 2,
+    3, 5 beside the paper's numbers, figures, ``metrics.json`` and ``index.html``.
+    ``tuned_sweeps``: tuning studies, shown in a section of their own (their trials at
+    ``profile``), never in the tables or the claims. Sweeps without runs give "not run"."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _clear_previous(out_dir)
+    _clear_report_files(out_dir)
     client = MlflowClient(tracking_uri=tracking_uri)
-    records = load_job_runs(client, experiment, list(sweep_names))
+    current = load_current_runs(client, experiment, list(sweep_names), Path(summary_dir))
+    records = current.records
     paper = load_paper_numbers()
     tables = {t.key: t for t in build_tables(records, paper)}
     files: list[Path] = []
@@ -215,8 +306,10 @@ def build_report(
     # the paper's claims (a)-(g), from the same cells, beside the paper's own numbers
     checked = claims.check_claims(tables, paper)
     protocols = [f"{kind}: {_caption(tables[key])}" for kind, key in CLAIM_CAPTIONS]
+    left_out = current.left_out_text()
+    notes = [left_out + "."] if left_out else []
     claims_md = out_dir / "claims.md"
-    claims_md.write_text(claims.markdown(checked, protocols), encoding="utf-8")
+    claims_md.write_text(claims.markdown(checked, [*protocols, *notes]), encoding="utf-8")
     files.append(claims_md)
 
     summary = export.metrics(list(tables.values()))
@@ -224,17 +317,17 @@ def build_report(
         "total": len(records),
         "finished": sum(r.outcome == FINISHED for r in records),
         "diverged": sum(r.diverged for r in records),
+        "left_out": {name: dict(reasons) for name, reasons in current.left_out.items()},
+        "crashed_jobs": dict(current.crashed),
+        "summaries": dict(current.summaries),
     }
     summary["claims"] = claims.metrics(checked)
-    # sections with their own text: the claims and section 2's analysis always, the worked
-    # example if run
-    claims_section = html.section_html(
-        claims.HEADING,
-        [claims.INTRO, *protocols],
-        table=(claims.SUMMARY_COLUMNS, claims.summary_rows(checked)),
-    )
+    claims_section, section_figures, saved = _claims_section(checked, [*protocols, *notes], out_dir)
+    files += saved
+    # sections with their own text: section 2's analysis always, the worked example if run
     section, fig, saved = _quadratic_section(out_dir)
-    sections, section_figures = [claims_section, section], {"quadratic_rates": fig}
+    sections = [section]
+    section_figures["quadratic_rates"] = fig
     files += saved
     worked_example = _moons_section(client, records, out_dir)
     if worked_example is not None:
@@ -244,13 +337,18 @@ def build_report(
         files += saved
         summary["moons"] = {"final_train_accuracy": accuracy}
 
-    tuned = tuning.tuning_rows(records)  # experiment=tune studies among the report's sweeps
-    if tuned:
-        tuning_md = out_dir / "tuning.md"
-        tuning_md.write_text(tuning.markdown(tuned), encoding="utf-8")
-        files.append(tuning_md)
-        sections.append(html.section_html(tuning.HEADING, [], table=(tuning.COLUMNS, tuned)))
-        summary["tuning"] = [dict(zip(tuning.COLUMNS, row, strict=True)) for row in tuned]
+    if tuned_sweeps:  # experiment=tune studies at this profile: their own section
+        trials = load_current_runs(client, experiment, list(tuned_sweeps), Path(summary_dir))
+        tuned = tuning.tuning_rows([r for r in trials.records if profile in (None, r.profile)])
+        if tuned:
+            tuning_md = out_dir / "tuning.md"
+            tuning_md.write_text(tuning.markdown(tuned, profile), encoding="utf-8")
+            files.append(tuning_md)
+            paragraphs = [tuning.intro(profile)]
+            sections.append(
+                html.section_html(tuning.HEADING, paragraphs, table=(tuning.COLUMNS, tuned))
+            )
+            summary["tuning"] = [dict(zip(tuning.COLUMNS, row, strict=True)) for row in tuned]
 
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -272,17 +370,18 @@ def build_report(
         pngs.append((saved[0], fig.axes[0].get_title()))
 
     intro = (
-        f"Re-run of {paper.citation} Sweeps: {', '.join(sweep_names)}; "
-        f"{len(records)} job runs in experiment '{experiment}'."
+        f"Re-run of {paper.citation} Sweeps: {', '.join(sweep_names)}; {len(records)} current "
+        f"job runs in experiment '{experiment}'."
     )
     files.append(
         html.write_index(
             out_dir / "index.html",
-            "momentum-repro: the paper's tables re-run",
+            "momentum-repro: does the paper hold?",
             intro,
-            [(t, _caption(t)) for t in tables.values()],
-            pngs,
+            claims_section,
+            [(t, _caption(t), how_to_run(t.key, profile)) for t in tables.values()],
             sections,
+            pngs,
         )
     )
 
@@ -305,4 +404,5 @@ def build_report(
         metrics=summary,
         n_runs=len(records),
         logged_to=logged,
+        left_out=left_out,
     )

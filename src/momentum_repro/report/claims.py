@@ -1,53 +1,91 @@
 """The paper's claims as rules on its tables, checked on our runs and on its own numbers.
 
-Each claim of Sutskever et al. (2013) is a rule that reads table cells: our cells are the
-tables' (best learning rate per cell, built from the MLflow runs by ``tables.py``), the
-paper's are its published numbers (``paper_numbers.yaml``). A rule gives one comparison per
-pair of cells it reads; a claim is "reproduced" when every comparison holds on every table
-row that has the cells ("most" rows for claim (g)), "not reproduced" when one fails, "not run"
-when no row has them. A rule that the paper's own numbers fail would be a wrongly stated
-claim, so every rule is also applied to the paper's numbers and shown beside ours.
+Each claim of Sutskever et al. (2013) is a rule that compares table cells: our cells are the
+tables' (best learning rate per cell, each with the final error of every seed, built from
+the MLflow runs by ``tables.py``), the paper's are its published numbers
+(``paper_numbers.yaml``). Every comparison is a statistic with an interval (``stats.py``:
+the log of the ratio of the two cells' errors, Welch's t over seeds, or paired by seed
+against a control), and has one of three outcomes: it **holds** when the whole 95% interval
+is on the claim's side, **fails** when it is all on the other side, and is **inconclusive**
+otherwise, as is a comparison of cells with one seed.
 
-A diverged cell (every learning rate diverged) reads as an infinite error: it loses every
-comparison. A crashed, running or absent cell is not tested.
+A claim is "reproduced" when every comparison it makes holds, "not reproduced" when one
+fails, "inconclusive" otherwise, and "not run" when no table row has its cells. Claim (g) is
+about "most" problems: reproduced when it holds on more than half of the rows tested, not
+reproduced when it cannot (it fails on half or more).
+
+A comparison with a cell that diverged at every learning rate is decided by that divergence
+and says so ("SGD diverged at every lr"): the diverged side loses. Such comparisons are
+counted apart from the comparisons of finished cells. A crashed, running or absent cell is
+not tested. Every rule is also applied to the paper's own numbers (one published value per
+cell: compared as points), and a rule that they fail would be a wrongly stated claim.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from momentum_repro.optim.schedule import momentum_schedule
 from momentum_repro.report.paper import PaperNumbers
-from momentum_repro.report.runs import DIVERGED, FINISHED
-from momentum_repro.report.tables import DATASET_LABELS, Table, rnn_row_label
+from momentum_repro.report.runs import DIVERGED, FINISHED, RunRecord
+from momentum_repro.report.stats import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    Interval,
+    log_ratio_interval,
+    verdict,
+)
+from momentum_repro.report.tables import DATASET_LABELS, Config, Table, rnn_row_label
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run"
+VERDICT_INCONCLUSIVE = "inconclusive"
 HIGH_MU = 0.99  # "mu_max >= 0.99": the high-momentum columns of Table 1
 # (a) "a large factor": the paper's smallest is MNIST's SGD 2.1 against CM 0.999's 0.90, 2.3x
 LARGE_FACTOR = 2.0
 RNN_MU = 0.995  # Table 5's largest mu_0
+# a zero-one loss of 0 on the evaluation set is read as half its resolution (2,000 sequences)
+FLOOR = {"table5": 1 / (2 * 2000)}
 
 
 @dataclass(frozen=True)
 class Number:
-    """One table cell as a rule reads it: a value (inf when diverged) or None (untested)."""
+    """One table cell as a rule reads it: the mean (inf when diverged, None when untested),
+    the value of each seed, and the config behind it (ours) or none (the paper's)."""
 
     value: float | None
     label: str  # the cell in words: "NAG 0.99", "SGD", "after", "scale 2"
+    values: tuple[float, ...] = ()
+    seeds: tuple[int, ...] = ()
     source: str = ""  # our chosen lr and run ids; empty for the paper's numbers
-    runs: tuple[str, ...] = ()
+    config: Config | None = None
+
+    @property
+    def diverged(self) -> bool:
+        return self.value is not None and math.isinf(self.value)
 
     @property
     def text(self) -> str:
         if self.value is None:
             return "—"
-        return "diverged" if math.isinf(self.value) else f"{self.value:.3g}"
+        if self.diverged:
+            return "diverged"
+        n = f" (n={len(self.values)})" if self.config is not None else ""
+        return f"{self.value:.3g}{n}"
+
+    @property
+    def runs(self) -> tuple[str, ...]:
+        return tuple(r.run_id for r in self.config.finished_runs) if self.config else ()
 
 
 class Numbers(Protocol):
     """The cells a rule reads: ours (from runs) or the paper's."""
+
+    published: bool
 
     def rows(self, table: str) -> list[str]: ...
 
@@ -74,6 +112,8 @@ def row_words(table: str, row: str) -> str:
 class OurNumbers:
     """Our cells: the tables built from the MLflow runs."""
 
+    published = False
+
     def __init__(self, tables: dict[str, Table]) -> None:
         self.tables = tables
 
@@ -90,16 +130,18 @@ class OurNumbers:
             return Number(None, label)
         c = t.cell(row, column)
         if c.status == DIVERGED:
-            return Number(math.inf, label, f"all {c.n_configs} lr(s) diverged")
+            return Number(math.inf, label, source=f"all {c.n_configs} lr(s) diverged")
         if c.status != FINISHED or c.ours is None or c.best is None:
             return Number(None, label)
-        runs = tuple(r.run_id for r in c.best.finished_runs)
         lr = f"lr {c.best.lr:g}; " if c.best.lr is not None else ""
-        return Number(c.ours, label, f"{lr}runs {', '.join(r[:8] for r in runs)}", runs)
+        runs = ", ".join(r.run_id[:8] for r in c.best.finished_runs)
+        return Number(c.ours, label, c.values, c.best.seeds, f"{lr}runs {runs}", c.best)
 
 
 class PublishedNumbers:
-    """The paper's own cells."""
+    """The paper's own cells: one value each, no spread."""
+
+    published = True
 
     def __init__(self, paper: PaperNumbers) -> None:
         self.paper = paper
@@ -111,33 +153,68 @@ class PublishedNumbers:
         return self.paper.columns(table)
 
     def cell(self, table: str, row: str, column: str) -> Number:
-        return Number(self.paper.value(table, row, column), column_words(table, column))
+        value = self.paper.value(table, row, column)
+        values = () if value is None else (value,)
+        return Number(value, column_words(table, column), values)
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """One test of a rule on one row: ``text`` says what was compared, ``holds`` the result."""
+    """One comparison of a rule on one row: cell ``a`` below cell ``b`` (by ``factor``)."""
 
     row: str
-    text: str
-    holds: bool
-    runs: tuple[str, ...] = ()
+    a: Number
+    b: Number
+    outcome: str  # holds, fails, inconclusive
+    interval: Interval | None = None
+    factor: float = 1.0
+    decided_by: str | None = None  # "SGD diverged at every lr": decided by a divergence
+
+    @property
+    def text(self) -> str:
+        """``NAG 0.99 9.66 (n=3) < CM 0.99 10.6 (n=3): A/B = 0.91 [0.85, 0.97]``."""
+        how = "<" if self.factor == 1.0 else f"at least {self.factor:g}x below"
+        head = f"{self.a.label} {self.a.text} {how} {self.b.label} {self.b.text}"
+        if self.decided_by is not None:
+            return f"{head}: {self.decided_by}"
+        assert self.interval is not None
+        need = "" if self.factor == 1.0 else f", needs A/B < {1 / self.factor:.3g}"
+        paired = " (paired by seed)" if self.interval.method == "paired" else ""
+        return f"{head}: {self.interval.text()}{need}{paired}"
+
+    @property
+    def runs(self) -> tuple[str, ...]:
+        return self.a.runs + self.b.runs
+
+    @property
+    def sources(self) -> str:
+        parts = [f"{n.label}: {n.source}" for n in (self.a, self.b) if n.source]
+        return "; ".join(parts)
 
 
-def _lower(a: Number, b: Number) -> bool:
-    """a beats b: a finite and below b (a diverged b always loses)."""
-    assert a.value is not None and b.value is not None
-    return math.isfinite(a.value) and a.value < b.value
-
-
-def _versus(
-    row: str, a: Number, b: Number, holds: bool, how: str = "<", note: str = ""
-) -> Comparison:
-    text = f"{a.label} {a.text} {how} {b.label} {b.text}{note}"
-    sources = [f"{n.label}: {n.source}" for n in (a, b) if n.source]
-    if sources:
-        text += f" ({'; '.join(sources)})"
-    return Comparison(row, text, holds, a.runs + b.runs)
+def compare(
+    row: str,
+    a: Number,
+    b: Number,
+    table: str,
+    factor: float = 1.0,
+    paired: bool = False,
+) -> Comparison | None:
+    """Is ``a`` at least ``factor`` times below ``b``? None when either cell is untested."""
+    if a.value is None or b.value is None:
+        return None
+    if a.diverged or b.diverged:
+        if a.diverged and b.diverged:
+            return Comparison(row, a, b, INCONCLUSIVE, None, factor, "both diverged at every lr")
+        loser = a if a.diverged else b
+        outcome = FAILS if a.diverged else HOLDS
+        return Comparison(row, a, b, outcome, None, factor, f"{loser.label} diverged at every lr")
+    paired = paired and a.seeds == b.seeds and len(a.seeds) > 1
+    points = a.config is None and b.config is None  # the paper's numbers: no spread
+    interval = log_ratio_interval(
+        a.values, b.values, floor=FLOOR.get(table, 0.0), paired=paired, points=points
+    )
+    return Comparison(row, a, b, verdict(interval, factor), interval, factor)
 
 
 def _mu_columns(numbers: Numbers, table: str, method: str) -> dict[float, str]:
@@ -150,37 +227,31 @@ def _mu_columns(numbers: Numbers, table: str, method: str) -> dict[float, str]:
     return out
 
 
-def _present(*cells: Number) -> bool:
-    return all(c.value is not None for c in cells)
+def _some(*found: Comparison | None) -> list[Comparison]:
+    return [c for c in found if c is not None]
 
 
 def rule_a(numbers: Numbers, row: str) -> list[Comparison]:
-    """CM and NAG at each mu_max >= 0.99 against SGD: SGD / theirs >= LARGE_FACTOR."""
+    """CM and NAG at each mu_max >= 0.99 at least LARGE_FACTOR times below SGD."""
     sgd = numbers.cell("table1", row, "sgd")
     out = []
     for method in ("nag", "cm"):
         for mu, col in sorted(_mu_columns(numbers, "table1", method).items()):
-            ours = numbers.cell("table1", row, col)
-            if mu < HIGH_MU or not _present(sgd, ours):
-                continue
-            assert sgd.value is not None and ours.value is not None
-            holds = _lower(ours, sgd) and sgd.value >= LARGE_FACTOR * ours.value
-            factor = sgd.value / ours.value if math.isfinite(ours.value) else 0.0
-            note = f": {factor:.3g}x, needs >= {LARGE_FACTOR:g}x"
-            out.append(_versus(row, ours, sgd, holds, "vs", note))
+            if mu >= HIGH_MU:
+                ours = numbers.cell("table1", row, col)
+                out += _some(compare(row, ours, sgd, "table1", LARGE_FACTOR))
     return out
 
 
 def rule_b(numbers: Numbers, row: str) -> list[Comparison]:
-    """NAG <= CM at each mu_max >= 0.99 where both were run."""
+    """NAG below CM at each mu_max >= 0.99 where both were run."""
     nag = _mu_columns(numbers, "table1", "nag")
     cm = _mu_columns(numbers, "table1", "cm")
     out = []
     for mu in sorted(set(nag) & set(cm)):
-        a, b = numbers.cell("table1", row, nag[mu]), numbers.cell("table1", row, cm[mu])
-        if mu >= HIGH_MU and _present(a, b):
-            assert a.value is not None and b.value is not None
-            out.append(_versus(row, a, b, math.isfinite(a.value) and a.value <= b.value, "<="))
+        if mu >= HIGH_MU:
+            a, b = numbers.cell("table1", row, nag[mu]), numbers.cell("table1", row, cm[mu])
+            out += _some(compare(row, a, b, "table1"))
     return out
 
 
@@ -192,61 +263,47 @@ def rule_c(numbers: Numbers, row: str) -> list[Comparison]:
     low = numbers.cell("table1", row, nag[0.9])
     out = []
     for mu, col in sorted(nag.items()):
-        high = numbers.cell("table1", row, col)
-        if mu >= HIGH_MU and _present(low, high):
-            out.append(_versus(row, high, low, _lower(high, low)))
+        if mu >= HIGH_MU:
+            out += _some(compare(row, numbers.cell("table1", row, col), low, "table1"))
     return out
 
 
 def rule_d(numbers: Numbers, row: str) -> list[Comparison]:
-    """Table 2: the error after the final phase below the error just before it."""
-    before = numbers.cell("table2", row, "before")
+    """Table 2: NAG's error after the final phase below the control's (the same runs without
+    the final phase, paired by seed). The paper published no control: its numbers are read
+    as after vs before."""
     after = numbers.cell("table2", row, "after")
-    if not _present(before, after):
-        return []
-    return [_versus(row, after, before, _lower(after, before))]
+    other = "before" if numbers.published else "control"
+    return _some(compare(row, after, numbers.cell("table2", row, other), "table2", paired=True))
 
 
 def rule_e(numbers: Numbers, row: str) -> list[Comparison]:
     """Table 3: SI scale 1 below every other scale tried."""
     one = numbers.cell("table3", row, "1")
-    out = []
-    for col in numbers.columns("table3"):
-        other = numbers.cell("table3", row, col)
-        if col != "1" and _present(one, other):
-            out.append(_versus(row, one, other, _lower(one, other)))
-    return out
+    return _some(
+        *(
+            compare(row, one, numbers.cell("table3", row, col), "table3")
+            for col in numbers.columns("table3")
+            if col != "1"
+        )
+    )
 
 
 def rule_f(numbers: Numbers, row: str) -> list[Comparison]:
     """Table 5: NAG at mu_0 = 0.995 below mu_0 = 0 and below the biases baseline."""
     nag = numbers.cell("table5", row, f"nag_{RNN_MU:g}")
-    out = []
-    for col in ("sgd", "biases"):
-        other = numbers.cell("table5", row, col)
-        if _present(nag, other):
-            out.append(_versus(row, nag, other, _lower(nag, other)))
-    return out
+    return _some(
+        *(
+            compare(row, nag, numbers.cell("table5", row, col), "table5")
+            for col in ("sgd", "biases")
+        )
+    )
 
 
 def rule_g(numbers: Numbers, row: str) -> list[Comparison]:
-    """Table 5: CM's best mu_0 is below 0.995, or CM at 0.995 is worse than NAG at 0.995."""
-    cm = {
-        mu: numbers.cell("table5", row, col)
-        for mu, col in _mu_columns(numbers, "table5", "cm").items()
-        if mu > 0
-    }
+    """Table 5: NAG at mu_0 = 0.995 below CM at mu_0 = 0.995."""
     nag = numbers.cell("table5", row, f"nag_{RNN_MU:g}")
-    cm_high = cm.get(RNN_MU)
-    if cm_high is None or not _present(nag, cm_high):
-        return []
-    run_cm = {mu: c for mu, c in cm.items() if c.value is not None and math.isfinite(c.value)}
-    best = min(run_cm, key=lambda mu: (run_cm[mu].value, mu)) if run_cm else None
-    lower_best = best is not None and best < RNN_MU
-    nag_wins = _lower(nag, cm_high)
-    c = _versus(row, nag, cm_high, nag_wins)
-    best_text = f"CM's best mu_0 {best:g}" if best is not None else "every CM mu_0 diverged"
-    return [Comparison(row, f"{best_text}; {c.text}", lower_best or nag_wins, c.runs)]
+    return _some(compare(row, nag, numbers.cell("table5", row, f"cm_{RNN_MU:g}"), "table5"))
 
 
 Quantifier = Literal["every", "most"]
@@ -277,9 +334,9 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "b",
-        "NAG does at least as well as CM at each mu_max >= 0.99.",
+        "NAG does better than CM at each mu_max >= 0.99.",
         "section 3, Table 1",
-        f"NAG <= CM at each mu_max >= {HIGH_MU:g} run with both",
+        f"NAG below CM at each mu_max >= {HIGH_MU:g} run with both",
         "table1",
         rule_b,
     ),
@@ -296,7 +353,9 @@ CLAIMS: tuple[Claim, ...] = (
         "d",
         "Reducing mu to 0.9 for the final updates lowers the error.",
         "section 3, Table 2",
-        "NAG's error after the final phase below its error just before it (same runs)",
+        "NAG's error after the final phase below the error of the same runs (lr, mu_max, "
+        "seeds, updates) with the final phase off, paired by seed (the paper published no "
+        "control: its numbers are read as after vs before)",
         "table2",
         rule_d,
     ),
@@ -321,8 +380,7 @@ CLAIMS: tuple[Claim, ...] = (
         "g",
         "NAG tolerates larger mu_0 than CM.",
         "section 4, Table 5",
-        f"on most problems, CM's best mu_0 is below {RNN_MU:g} or CM at {RNN_MU:g} is worse "
-        f"than NAG at {RNN_MU:g}",
+        f"on most problems, NAG at mu_0 = {RNN_MU:g} below CM at mu_0 = {RNN_MU:g}",
         "table5",
         rule_g,
         rows="most",
@@ -334,14 +392,18 @@ CLAIMS: tuple[Claim, ...] = (
 class Verdict:
     """A rule applied to one set of numbers."""
 
-    verdict: str  # reproduced, not reproduced, not run
+    verdict: str  # reproduced, not reproduced, inconclusive, not run
     comparisons: tuple[Comparison, ...]
     tested: tuple[str, ...]  # rows with at least one comparison (their words)
     untested: tuple[str, ...]
 
-    @property
-    def held(self) -> int:
-        return sum(c.holds for c in self.comparisons)
+    def counts(self, by_divergence: bool = False) -> dict[str, int]:
+        """holds / fails / inconclusive among the comparisons of finished cells (or, with
+        ``by_divergence``, among those a divergence decided)."""
+        found = Counter(
+            c.outcome for c in self.comparisons if (c.decided_by is not None) == by_divergence
+        )
+        return {k: found.get(k, 0) for k in (HOLDS, FAILS, INCONCLUSIVE)}
 
     @property
     def text(self) -> str:
@@ -352,11 +414,45 @@ class Verdict:
             f"{', '.join(self.untested)})"
         )
 
+    @property
+    def tally(self) -> str:
+        """``3 hold, 0 fail, 1 inconclusive; 1 decided by a divergence``."""
+        c = self.counts()
+        text = f"{c[HOLDS]} hold, {c[FAILS]} fail, {c[INCONCLUSIVE]} inconclusive"
+        decided = sum(self.counts(by_divergence=True).values())
+        return text + (f"; {decided} decided by a divergence" if decided else "")
+
+
+def _every(outcomes: Sequence[str]) -> str:
+    if FAILS in outcomes:
+        return NOT_REPRODUCED
+    if all(o == HOLDS for o in outcomes):
+        return REPRODUCED
+    return VERDICT_INCONCLUSIVE
+
+
+def _row_outcome(outcomes: Sequence[str]) -> str:
+    """A row's outcome: fails if one comparison fails, holds if all hold."""
+    if FAILS in outcomes:
+        return FAILS
+    return HOLDS if all(o == HOLDS for o in outcomes) else INCONCLUSIVE
+
+
+def _most(row_outcomes: Sequence[str]) -> str:
+    """Per row: holds (every comparison of the row holds), fails (one fails), inconclusive."""
+    n = len(row_outcomes)
+    holding = row_outcomes.count(HOLDS)
+    if holding > n / 2:
+        return REPRODUCED
+    if holding + row_outcomes.count(INCONCLUSIVE) <= n / 2:
+        return NOT_REPRODUCED
+    return VERDICT_INCONCLUSIVE
+
 
 def judge(claim: Claim, numbers: Numbers) -> Verdict:
     """Apply a claim's rule to every row of its table."""
     comparisons: list[Comparison] = []
-    tested, untested, rows_holding = [], [], 0
+    tested, untested, row_outcomes = [], [], []
     for row in numbers.rows(claim.table):
         found = claim.compare(numbers, row)
         words = row_words(claim.table, row)
@@ -364,15 +460,105 @@ def judge(claim: Claim, numbers: Numbers) -> Verdict:
             untested.append(words)
             continue
         tested.append(words)
-        rows_holding += all(c.holds for c in found)
-        comparisons += [Comparison(words, c.text, c.holds, c.runs) for c in found]
+        row_outcomes.append(_row_outcome([c.outcome for c in found]))
+        comparisons += [
+            Comparison(words, c.a, c.b, c.outcome, c.interval, c.factor, c.decided_by)
+            for c in found
+        ]
     if not tested:
-        verdict = NOT_RUN
+        verdict_ = NOT_RUN
     elif claim.rows == "most":
-        verdict = REPRODUCED if rows_holding > len(tested) / 2 else NOT_REPRODUCED
+        verdict_ = _most(row_outcomes)
     else:
-        verdict = REPRODUCED if rows_holding == len(tested) else NOT_REPRODUCED
-    return Verdict(verdict, tuple(comparisons), tuple(tested), tuple(untested))
+        verdict_ = _every([c.outcome for c in comparisons])
+    return Verdict(verdict_, tuple(comparisons), tuple(tested), tuple(untested))
+
+
+# --------------------------------------------------------------------------------------------
+# What a verdict rests on
+# --------------------------------------------------------------------------------------------
+
+
+def reached_mu(run: RunRecord) -> float | None:
+    """The largest mu a run's schedule reached: eq. (5) up to its last update before the
+    final phase (autoencoders), mu_0 (RNNs, after the warm-up). None without a mu_max."""
+    if run.mu_max is None or run.mu_max == 0:
+        return run.mu_max
+    if run.task_kind != "autoencoder" or not run.total_updates or not run.schedule_period:
+        return run.mu_max
+    last = max(0, run.total_updates - run.final_phase_updates - 1)
+    return momentum_schedule(last, run.mu_max, period=run.schedule_period)
+
+
+@dataclass(frozen=True)
+class Basis:
+    """The protocol behind a verdict, read from the runs of the cells it compared."""
+
+    profiles: tuple[str, ...] = ()
+    updates: tuple[int, ...] = ()
+    periods: tuple[int, ...] = ()
+    final_phases: tuple[int, ...] = ()
+    data_sources: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()  # seeds per cell, fewest and most
+    reached: dict[str, float] = field(default_factory=dict)  # column label -> mu reached
+
+    def text(self) -> str:
+        if not self.profiles:
+            return "no runs"
+
+        def few(values: Sequence[object]) -> str:
+            return "/".join(f"{v:,}" if isinstance(v, int) else str(v) for v in values)
+
+        seeds = few(sorted(set(self.seeds))) if self.seeds else "?"
+        parts = [
+            f"profile {few(self.profiles)}",
+            f"{few(self.updates)} updates",
+            f"schedule period {few(self.periods)}" if self.periods else "",
+            f"final phase {few(self.final_phases)}" if self.final_phases else "",
+            f"data {few(self.data_sources)}",
+            f"{seeds} seeds per cell",
+        ]
+        if self.reached:
+            parts.append(
+                "mu: "
+                + ", ".join(f"{label} (reached {mu:.4g})" for label, mu in self.reached.items())
+            )
+        return "; ".join(p for p in parts if p)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "profiles": list(self.profiles),
+            "updates": list(self.updates),
+            "schedule_periods": list(self.periods),
+            "final_phase_updates": list(self.final_phases),
+            "data_sources": list(self.data_sources),
+            "seeds_per_cell": sorted(set(self.seeds)),
+            "mu_reached": dict(self.reached),
+        }
+
+
+def basis(verdict_: Verdict) -> Basis:
+    """The profiles, update counts, schedule periods, final phases, data sources, seeds per
+    cell and the mu each compared column reached, over the cells the comparisons read."""
+    numbers = [n for c in verdict_.comparisons for n in (c.a, c.b) if n.config is not None]
+    runs = [r for n in numbers for r in n.config.runs]  # type: ignore[union-attr]
+    if not runs:
+        return Basis()
+    reached: dict[str, float] = {}
+    for n in numbers:
+        mus = [m for r in n.config.finished_runs if (m := reached_mu(r))]  # type: ignore[union-attr]
+        if mus:
+            reached[n.label] = max(mus)
+    autoencoder = [r for r in runs if r.task_kind == "autoencoder"]
+    return Basis(
+        profiles=tuple(sorted({r.profile for r in runs})),
+        updates=tuple(sorted({r.total_updates for r in runs if r.total_updates})),
+        periods=tuple(sorted({r.schedule_period for r in autoencoder if r.schedule_period})),
+        final_phases=tuple(sorted({r.final_phase_updates for r in autoencoder})),
+        data_sources=tuple(sorted({r.data_source for r in runs})),
+        seeds=tuple(len(n.values) for n in numbers),
+        reached=dict(sorted(reached.items())),
+    )
 
 
 @dataclass(frozen=True)
@@ -381,6 +567,10 @@ class ClaimResult:
     ours: Verdict
     paper: Verdict
 
+    @property
+    def basis(self) -> Basis:
+        return basis(self.ours)
+
 
 def check_claims(tables: dict[str, Table], paper: PaperNumbers) -> list[ClaimResult]:
     """Every claim on our tables and on the paper's own numbers."""
@@ -388,35 +578,38 @@ def check_claims(tables: dict[str, Table], paper: PaperNumbers) -> list[ClaimRes
     return [ClaimResult(c, judge(c, ours), judge(c, published)) for c in CLAIMS]
 
 
-HEADING = "The paper's claims, checked"
+HEADING = "Does the paper hold? Its claims, checked on our runs"
 INTRO = (
-    "Each claim of the paper as a rule on its tables, applied to our runs (the cells of the "
-    "report's tables: best learning rate per cell) and to the paper's own published numbers. "
-    "A rule the paper's own numbers fail would be a wrongly stated claim. A diverged cell "
-    "loses every comparison; a cell without runs is not tested."
+    "Each claim of the paper is a rule comparing cells of its tables (best learning rate "
+    "per cell). Each comparison is the ratio of the two cells' errors with a 95% interval "
+    "over seeds (Welch's t on log errors; paired by seed against a control): it holds when "
+    "the whole interval is on the claim's side, fails when it is all on the other side, and "
+    "is inconclusive otherwise. A claim is reproduced when every comparison holds, not "
+    "reproduced when one fails, inconclusive otherwise. The same rules are applied to the "
+    "paper's own published numbers (points, no spread)."
 )
 
 
+def outcome_line(c: Comparison) -> str:
+    sources = f" ({c.sources})" if c.sources else ""
+    return f"{c.row}: {c.text} — {c.outcome}{sources}"
+
+
 def summary_rows(results: Sequence[ClaimResult]) -> list[list[str]]:
-    """[claim, rule, ours, our comparisons, the paper's numbers] per claim, plain text."""
-    rows = []
-    for r in results:
-        evidence = "; ".join(
-            f"{c.row}: {c.text} — {'holds' if c.holds else 'fails'}" for c in r.ours.comparisons
-        )
-        rows.append(
-            [
-                f"({r.claim.key}) {r.claim.statement}",
-                r.claim.rule,
-                r.ours.text,
-                evidence or "—",
-                r.paper.text,
-            ]
-        )
-    return rows
+    """[claim, ours, comparisons, what it rests on, the paper's own numbers] per claim."""
+    return [
+        [
+            f"({r.claim.key}) {r.claim.statement}",
+            r.ours.text,
+            r.ours.tally if r.ours.comparisons else "—",
+            r.basis.text(),
+            r.paper.text,
+        ]
+        for r in results
+    ]
 
 
-SUMMARY_COLUMNS = ("claim", "rule", "ours", "our numbers", "the paper's own numbers")
+SUMMARY_COLUMNS = ("claim", "ours", "comparisons", "rests on", "the paper's own numbers")
 
 
 def markdown(results: Sequence[ClaimResult], captions: Sequence[str]) -> str:
@@ -424,30 +617,54 @@ def markdown(results: Sequence[ClaimResult], captions: Sequence[str]) -> str:
     lines = [f"# {HEADING}", "", INTRO, ""]
     for caption in captions:
         lines += [caption, ""]
-    lines += ["| claim | ours | the paper's own numbers |", "|---|---|---|"]
-    for r in results:
-        lines.append(f"| ({r.claim.key}) {r.claim.statement} | {r.ours.text} | {r.paper.text} |")
+    lines += ["| claim | ours | comparisons | rests on | the paper's own numbers |"]
+    lines += ["|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in summary_rows(results)]
     for r in results:
         lines += ["", f"## ({r.claim.key}) {r.claim.statement}", ""]
         lines.append(f"{r.claim.where}. Rule: {r.claim.rule}.")
-        for who, verdict in (("Ours", r.ours), ("The paper's own numbers", r.paper)):
-            held = f"{verdict.held} of {len(verdict.comparisons)} comparisons hold"
-            lines += ["", f"{who}: **{verdict.text}**, {held}."]
-            lines += [
-                f"- {c.row}: {c.text} — {'holds' if c.holds else 'fails'}"
-                for c in verdict.comparisons
-            ]
+        lines += ["", f"Rests on: {r.basis.text()}."]
+        for who, verdict_ in (("Ours", r.ours), ("The paper's own numbers", r.paper)):
+            lines += ["", f"{who}: **{verdict_.text}**, {verdict_.tally}."]
+            lines += [f"- {outcome_line(c)}" for c in verdict_.comparisons]
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _comparison_dict(c: Comparison) -> dict[str, object]:
+    out: dict[str, object] = {
+        "row": c.row,
+        "a": c.a.label,
+        "b": c.b.label,
+        "a_mean": c.a.value if c.a.value is None or math.isfinite(c.a.value) else "diverged",
+        "b_mean": c.b.value if c.b.value is None or math.isfinite(c.b.value) else "diverged",
+        "seeds": [len(c.a.values), len(c.b.values)],
+        "factor": c.factor,
+        "outcome": c.outcome,
+    }
+    if c.decided_by is not None:
+        out["decided_by"] = c.decided_by
+    if c.interval is not None:
+        out |= {
+            "log_ratio": c.interval.effect,
+            "interval": [c.interval.low, c.interval.high],
+            "method": c.interval.method,
+        }
+    return out
+
+
 def metrics(results: Sequence[ClaimResult]) -> dict[str, dict[str, object]]:
-    """``metrics.json`` entries: per claim, both verdicts and how many comparisons held."""
-    return {
-        r.claim.key: {
+    """``metrics.json`` entries: per claim both verdicts, the counts of outcomes, the rows
+    tested and not, what the verdict rests on, and every comparison with its interval."""
+    out = {}
+    for r in results:
+        out[r.claim.key] = {
             "ours": r.ours.verdict,
             "paper": r.paper.verdict,
-            "comparisons": len(r.ours.comparisons),
-            "held": r.ours.held,
+            **r.ours.counts(),
+            "decided_by_divergence": r.ours.counts(by_divergence=True),
+            "rows_tested": list(r.ours.tested),
+            "rows_not_tested": list(r.ours.untested),
+            "rests_on": r.basis.as_dict(),
+            "comparisons": [_comparison_dict(c) for c in r.ours.comparisons],
         }
-        for r in results
-    }
+    return out

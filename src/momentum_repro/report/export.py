@@ -18,6 +18,8 @@ CSV_COLUMNS = [
     "ours",
     "paper",
     "ratio",
+    "sem",
+    "seed_values",
     "status",
     "method",
     "mu_max",
@@ -38,19 +40,22 @@ def cell_detail(cell: Cell) -> str:
         b = cell.best
         parts.append(f"{b.method}, mu_max {b.mu_max:g}" if b.mu_max is not None else b.method)
         parts.append(f"lr {b.lr:g}" if b.lr is not None else "lr ?")
-        parts.append(f"{len(b.finished_runs)} seed(s)")
+        seeds = ", ".join(str(s) for s in b.seeds)
+        parts.append(f"{len(b.finished_runs)} seed(s): {seeds}")
     if cell.n_configs:
         parts.append(f"{cell.n_diverged}/{cell.n_configs} lr(s) diverged")
     return "; ".join(parts)
 
 
 def markdown(table: Table, caption: str) -> str:
-    """A Markdown table, each cell ``ours / paper (ours/paper ×)``, with its caption."""
+    """A Markdown table, each cell ``ours ±se (seeds) / paper (ours/paper ×)``, with its
+    caption."""
     head = ["task", *table.columns.values()]
     lines = [
         f"### {table.title}",
         "",
-        f"Each cell: ours / paper (ratio ours/paper). {caption} {table.note}".strip(),
+        f"Each cell: ours (mean ± standard error over seeds, the number of seeds) / paper "
+        f"(ratio ours/paper). {caption} {table.note}".strip(),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -80,6 +85,8 @@ def csv_rows(table: Table) -> list[dict[str, str]]:
                 "ours": _num(cell.ours),
                 "paper": _num(cell.paper),
                 "ratio": _num(cell.ratio),
+                "sem": _num(cell.sem),
+                "seed_values": ";".join(repr(float(v)) for v in cell.values),
                 "status": cell.status,
                 "method": b.method if b else "",
                 "mu_max": _num(b.mu_max) if b else "",

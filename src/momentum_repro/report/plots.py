@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from momentum_repro.analysis import quadratic
 from momentum_repro.models.boundary import DecisionBoundary
@@ -295,4 +296,40 @@ def plot_quadratic_rates(mus: Sequence[float] = (0.9, 0.99, 0.999), a_max: float
         "iteration; no ε λ has CM diverging and NAG converging",
         fontsize=10,
     )
+    return fig
+
+
+OUTCOME_COLOR = {"holds": "#1a7f37", "fails": "#cf222e", "inconclusive": "#9a6700"}
+
+
+def plot_comparisons(
+    title: str,
+    rows: Sequence[tuple[str, float, float, float, Sequence[float], str, float]],
+) -> Figure:
+    """A claim's comparisons, one row each: (label, ratio A/B, interval low, interval high,
+    per-seed ratios, outcome, threshold). The interval is a bar, the estimate a diamond and
+    each seed of A (against B's geometric mean, or its own seed of B when paired) a point;
+    the dotted line is the threshold the claim needs the whole bar to be left of."""
+    height = 1.2 + 0.45 * len(rows)
+    fig = Figure(figsize=(7.2, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_title(title, fontsize=10)
+    ax.set_xscale("log")
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    for y, (_, ratio, low, high, seeds, outcome, threshold) in enumerate(reversed(rows)):
+        color = OUTCOME_COLOR.get(outcome, "0.4")
+        if math.isfinite(low) and math.isfinite(high):
+            ax.plot([low, high], [y, y], color=color, linewidth=4, alpha=0.6, solid_capstyle="butt")
+        ax.plot([ratio], [y], marker="D", color=color, markersize=6)
+        if seeds:
+            ax.plot(list(seeds), [y + 0.18] * len(seeds), "o", color="0.3", markersize=3.5)
+        ax.axvline(threshold, color="0.2", linestyle=":", linewidth=1)
+    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=8)
+    plain = FuncFormatter(lambda v, _: f"{v:.3g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("A / B (below the dotted line: A better by the claim's factor)")
     return fig

@@ -1,16 +1,21 @@
 """MLflow -> tidy run records: the only module of the report that talks to MLflow.
 
 Job runs carry the tags and metrics of docs/CONVENTIONS.md (``run_kind=job``, ``sweep_name``,
-``dataset``, ``method``, ``mu_max``, ``lr``, ``seed``, ...). A resumed sweep may hold several
-runs with the same ``run_key``; :func:`newest_per_run_key` keeps one of them.
+``dataset``, ``method``, ``mu_max``, ``lr``, ``seed``, ...). The report reads the *current*
+runs of a sweep: those its summary lists (``tracking/summary.py``: the runs of its last
+multirun), so that runs made by older code, at a learning rate no longer in the grid or at
+another profile never enter a cell; :func:`load_current_runs` counts them apart, by reason.
+A sweep without a summary is read from MLflow by its tag, newest run per config.
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from momentum_repro.models.boundary import ARTIFACT, DecisionBoundary, load_boundary
@@ -56,6 +61,8 @@ class RunRecord:
     schedule_period: int | None = None
     diverged: bool = False
     run_key: str | None = None
+    config_key: str | None = None
+    data_source: str = "unknown"
     metrics: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -107,6 +114,8 @@ def record_from_run(run) -> RunRecord:
         schedule_period=_int(tags.get("schedule_period")),
         diverged=tags.get("diverged", "false").lower() == "true",
         run_key=tags.get("run_key"),
+        config_key=tags.get("config_key"),
+        data_source=tags.get("data_source", "unknown"),
         metrics=dict(run.data.metrics),
     )
 
@@ -148,7 +157,8 @@ def _tag_filter(run_kind: str, sweep_name: str) -> str:
 
 
 def load_job_runs(client: MlflowClient, experiment: str, sweep_names: list[str]) -> list[RunRecord]:
-    """The job runs of the given sweeps, deduplicated per ``run_key``; [] when none exist yet."""
+    """Every job run tagged with the given sweeps, deduplicated per ``run_key``; [] when none
+    exist yet."""
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         return []
@@ -158,6 +168,99 @@ def load_job_runs(client: MlflowClient, experiment: str, sweep_names: list[str])
         for run in _search(client, exp.experiment_id, _tag_filter("job", name))
     ]
     return newest_per_run_key(records)
+
+
+def newest_per_config(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """One record per config (``config_key``, else ``run_key``): the one
+    :func:`newest_per_run_key` would keep among the newest code's runs."""
+    latest: dict[str, RunRecord] = {}
+    for r in newest_per_run_key(records):
+        key = r.config_key or r.run_key or r.run_id
+        if key not in latest or r.start_time > latest[key].start_time:
+            latest[key] = r
+    return sorted(latest.values(), key=lambda r: (r.start_time, r.run_id))
+
+
+# why a run tagged with a sweep is not one of its current runs
+OLDER_CODE = "made by other code or data than the current run of its config"
+EARLIER_VERSION = "made by an earlier version of the project (no config_key)"
+OTHER_PROFILE = "of another profile"
+NOT_IN_GRID = "not in the sweep's current grid"
+
+
+@dataclass
+class CurrentRuns:
+    """The runs a report reads, and what it left out."""
+
+    records: list[RunRecord]
+    left_out: dict[str, Counter[str]] = field(default_factory=dict)  # sweep -> reason -> runs
+    summaries: dict[str, str] = field(default_factory=dict)  # sweep -> its summary, or why none
+    crashed: dict[str, int] = field(default_factory=dict)  # sweep -> jobs that crashed unlogged
+
+    def left_out_text(self) -> str:
+        """``curves_quick: 4 runs left out (3 made by other code ...; 1 not in ...)``."""
+        parts = []
+        for name, reasons in self.left_out.items():
+            if reasons:
+                n = sum(reasons.values())
+                why = "; ".join(f"{k} {r}" for r, k in reasons.most_common())
+                parts.append(f"{name}: {n} run(s) left out ({why})")
+        return ". ".join(parts)
+
+
+def _runs_by_id(client: MlflowClient, experiment_id: str, run_ids: list[str]) -> list:
+    runs = []
+    for i in range(0, len(run_ids), 100):
+        chunk = ", ".join(f"'{r}'" for r in run_ids[i : i + 100])
+        runs += _search(client, experiment_id, f"attributes.run_id IN ({chunk})")
+    return runs
+
+
+def _why_left_out(record: RunRecord, current: list[RunRecord]) -> str:
+    if not record.config_key:
+        return EARLIER_VERSION
+    if record.config_key in {r.config_key for r in current}:
+        return OLDER_CODE
+    if current and record.profile not in {r.profile for r in current}:
+        return OTHER_PROFILE
+    return NOT_IN_GRID
+
+
+def load_current_runs(
+    client: MlflowClient, experiment: str, sweep_names: list[str], summary_dir: Path
+) -> CurrentRuns:
+    """The current runs of each sweep: those its summary (``<summary_dir>/<sweep>.json``)
+    lists; every other job run tagged with the sweep is counted in ``left_out`` with why.
+    A sweep without a summary: its tagged runs, newest per config."""
+    from momentum_repro.tracking.summary import load_summary, summary_path
+
+    out = CurrentRuns([])
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return out
+    for name in sweep_names:
+        tagged = [
+            record_from_run(r) for r in _search(client, exp.experiment_id, _tag_filter("job", name))
+        ]
+        path = summary_path(summary_dir, name)
+        if not path.exists():
+            current = newest_per_config(tagged)
+            out.summaries[name] = f"no summary at {path}: its tagged runs, newest per config"
+        else:
+            summary = load_summary(path)
+            ids = [str(r["run_id"]) for r in summary["runs"] if r.get("run_id")]
+            current = newest_per_run_key(
+                record_from_run(r) for r in _runs_by_id(client, exp.experiment_id, ids)
+            )
+            out.crashed[name] = sum(r.get("status") == "CRASHED" for r in summary["runs"])
+            complete = "" if summary.get("complete", True) else " (its multirun did not end)"
+            out.summaries[name] = f"{path}{complete}"
+        ids = {r.run_id for r in current}
+        out.left_out[name] = Counter(
+            _why_left_out(r, current) for r in tagged if r.run_id not in ids
+        )
+        out.records += current
+    return out
 
 
 def load_sweep_parents(

@@ -1,22 +1,26 @@
 """The paper's protocol as pure functions on run records (no MLflow here).
 
 - Tables 1-3 (deep autoencoders, section 3): for each (dataset, method, mu_max) the learning
-  rate with the lowest ``final_train_error``.
+  rate with the lowest ``final_train_error`` averaged over seeds.
+- Table 2 adds claim (d)'s control: the chosen NAG config run again without the final phase.
 - Table 5 (RNNs, section 4): for each (dataset, method, mu_0) ``final_zero_one`` averaged over
   seeds per learning rate, then the learning rate with the lowest average.
 
-One grid point (method, mu_max, lr, final phase, SI scale) averaged over its seeds is a
+One grid point (method, mu_max, lr, final phase, SI scale) with all its seeds is a
 :class:`Config`; a diverged seed makes its whole config diverged (a failure, never dropped from
-an average). A :class:`Cell` is the best finished config of its table cell, or says why there
-is none: "diverged" (every config diverged), "failed" (crashed), "running", or "not run".
+an average). A :class:`Cell` is the best finished config of its table cell, with the value of
+each of its seeds (the mean, its standard error and the seeds are shown; the claims compare
+them with an interval, ``stats.py``), or says why there is none: "diverged" (every config
+diverged), "failed" (crashed), "running", or "not run".
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from statistics import fmean
+from statistics import fmean, stdev
 
 from momentum_repro.data.rnn_tasks import chance_level
 from momentum_repro.report.paper import PaperNumbers
@@ -45,6 +49,7 @@ DATASET_LABELS = {
     "mnist": "Mnist",
     "faces": "Faces",
     "addition": "add",
+    "addition_released": "add (released code's)",
     "multiplication": "mul",
     "xor": "xor",
     "mem5": "mem-5",
@@ -67,10 +72,19 @@ class Config:
 
     def mean(self, metric: str) -> float | None:
         """Seed average of a final metric: None if any seed diverged or none finished with it."""
-        if any(r.outcome == DIVERGED for r in self.runs):
-            return None
-        values = [v for r in self.runs if (v := r.final(metric)) is not None]
+        values = self.values(metric)
         return fmean(values) if values else None
+
+    def values(self, metric: str) -> tuple[float, ...]:
+        """A final metric of each finished seed, by seed; () if any seed diverged."""
+        if any(r.outcome == DIVERGED for r in self.runs):
+            return ()
+        return tuple(v for r in self.finished_runs if (v := r.final(metric)) is not None)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The seeds of the finished runs, in order."""
+        return tuple(r.seed if r.seed is not None else -1 for r in self.finished_runs)
 
     @property
     def outcome(self) -> str:
@@ -95,6 +109,19 @@ class Cell:
     best: Config | None = None
     n_configs: int = 0
     n_diverged: int = 0  # configs (learning rates) that diverged
+    values: tuple[float, ...] = ()  # the reported metric of each seed of ``best``
+
+    @property
+    def n(self) -> int:
+        """Seeds behind our number."""
+        return len(self.values)
+
+    @property
+    def sem(self) -> float | None:
+        """Standard error of the mean over seeds (None with fewer than 2)."""
+        if self.n < 2:
+            return None
+        return stdev(self.values) / math.sqrt(self.n)
 
     @property
     def ratio(self) -> float | None:
@@ -105,7 +132,11 @@ class Cell:
 
     @property
     def ours_text(self) -> str:
-        return f"{self.ours:.3g}" if self.ours is not None else self.status
+        """``10.6 ±0.12 (3)``: mean ± standard error (seeds); the status when no number."""
+        if self.ours is None:
+            return self.status
+        spread = f" ±{self.sem:.2g}" if self.sem is not None else ""
+        return f"{self.ours:.3g}{spread} ({self.n})"
 
     @property
     def paper_text(self) -> str:
@@ -156,17 +187,23 @@ def select_cell(
     n_div = sum(c.outcome == DIVERGED for c in configs)
     scored = [(v, c) for c in configs if (v := c.mean(metric)) is not None]
     if scored:
-        value, best = min(scored, key=lambda vc: (vc[0], vc[1].lr or 0.0))
-        if reported_metric is not None:
-            value = best.mean(reported_metric)
-            if value is None:
-                return Cell(MISSING, None, paper, best, len(configs), n_div)
-        return Cell(FINISHED, value, paper, best, len(configs), n_div)
+        _, best = min(scored, key=lambda vc: (vc[0], vc[1].lr or 0.0))
+        return config_cell(best, reported_metric or metric, paper, len(configs), n_div)
     outcomes = {c.outcome for c in configs}
     # FINISHED here means finished without the metric
     order = ((DIVERGED, DIVERGED), (FINISHED, MISSING), (FAILED, FAILED), (RUNNING, RUNNING))
     status = next((s for o, s in order if o in outcomes), NOT_RUN)
     return Cell(status, None, paper, None, len(configs), n_div)
+
+
+def config_cell(
+    config: Config, metric: str, paper: float | None, n_configs: int = 1, n_diverged: int = 0
+) -> Cell:
+    """The cell of one chosen config: ``metric`` over its seeds."""
+    values = config.values(metric)
+    if not values:
+        return Cell(MISSING, None, paper, config, n_configs, n_diverged)
+    return Cell(FINISHED, fmean(values), paper, config, n_configs, n_diverged, values)
 
 
 def column_key(method: str, mu_max: float | None) -> str:
@@ -250,9 +287,21 @@ def _is_autoencoder(r: RunRecord) -> bool:
     return r.task_kind == "autoencoder"
 
 
+def without_controls(runs: list[RunRecord]) -> list[RunRecord]:
+    """The runs of Table 1: where a (dataset, method, mu_max) cell has runs with Table 2's
+    final phase (as the paper's Table 1 runs have), its runs without it are claim (d)'s
+    control and are left to Table 2."""
+    with_final = {(r.dataset, r.method, r.mu_max) for r in runs if r.final_phase_updates > 0}
+    return [
+        r
+        for r in runs
+        if r.final_phase_updates > 0 or (r.dataset, r.method, r.mu_max) not in with_final
+    ]
+
+
 def table1(records: list[RunRecord], paper: PaperNumbers) -> Table:
     """Table 1: squared training error per (dataset, method, mu_max), best lr (SI scale 1)."""
-    runs = [r for r in records if _is_autoencoder(r) and r.init_scale == 1.0]
+    runs = without_controls([r for r in records if _is_autoencoder(r) and r.init_scale == 1.0])
     t = _grid_table(
         "table1",
         "Table 1: deep autoencoders, squared training error",
@@ -269,41 +318,65 @@ def table1(records: list[RunRecord], paper: PaperNumbers) -> Table:
     return t
 
 
+def control_of(config: Config, runs: Iterable[RunRecord]) -> Config | None:
+    """Claim (d)'s control of a config with the final phase: the same method, mu_max, lr
+    and SI scale with the final phase off (its seeds; None if it was not run)."""
+    same = [
+        r
+        for r in runs
+        if r.final_phase_updates == 0
+        and (r.method, r.mu_max, r.lr, r.init_scale)
+        == (config.method, config.mu_max, config.lr, config.init_scale)
+    ]
+    return group_configs(same)[0] if same else None
+
+
 def table2(records: list[RunRecord], paper: PaperNumbers) -> Table:
     """Table 2: NAG with mu reduced to 0.9 for the last updates: training error before ->
-    after, for the best (mu_max, lr) by the final error."""
-    runs = [
+    after, for the best (mu_max, lr) by the final error among the configs that have a
+    control (all configs if none has); and that control, the same runs without the phase."""
+    nag = [
         r
         for r in records
-        if _is_autoencoder(r)
-        and r.method == "nag"
-        and r.final_phase_updates > 0
-        and r.init_scale == 1.0
+        if _is_autoencoder(r) and r.method == "nag" and r.init_scale == 1.0 and r.mu_max
     ]
     by_row: dict[str, list[RunRecord]] = defaultdict(list)
-    for r in runs:
+    for r in nag:
         by_row[r.dataset].append(r)
     rows = _ordered(paper.rows("table2"), by_row)
     cells: dict[tuple[str, str], Cell] = {}
     for row in rows:
         rs = by_row.get(row, [])
-        cells[(row, "before")] = select_cell(
-            rs,
+        with_final = [r for r in rs if r.final_phase_updates > 0]
+        controlled = [
+            r for c in group_configs(with_final) if control_of(c, rs) is not None for r in c.runs
+        ]
+        chosen = controlled or with_final
+        after = select_cell(chosen, AUTOENCODER_METRIC, paper.value("table2", row, "after"))
+        before = select_cell(
+            chosen,
             AUTOENCODER_METRIC,
             paper.value("table2", row, "before"),
             reported_metric=BEFORE_FINAL_PHASE_METRIC,
         )
-        cells[(row, "after")] = select_cell(
-            rs, AUTOENCODER_METRIC, paper.value("table2", row, "after")
+        control = control_of(after.best, rs) if after.best is not None else None
+        cells[(row, "before")] = before
+        cells[(row, "after")] = after
+        cells[(row, "control")] = (
+            config_cell(control, AUTOENCODER_METRIC, None)
+            if control is not None
+            else Cell(NOT_RUN, None, None)
         )
     return Table(
         "table2",
         "Table 2: NAG, error before -> after reducing mu to 0.9 for the final updates",
         {r: DATASET_LABELS.get(r, r) for r in rows},
-        {"before": "before", "after": "after"},
+        {"before": "before", "after": "after", "control": "control (no final phase)"},
         cells,
-        runs,
-        "Best (mu_max, lr) chosen by the error after the final phase.",
+        nag,
+        "Best (mu_max, lr) by the error after the final phase, among the configs run with a "
+        "control; the control is that config (same lr, mu_max, seeds and updates) with the "
+        "final phase off, which the paper did not publish.",
     )
 
 

@@ -3,7 +3,8 @@
 Each study ``tune_<data>_<method>`` gives one method the same Optuna trial budget; this
 section lists, per data set and method, how many trials ran, how many diverged, and the best
 trial's objective with its lr and mu_max. A method with fewer trials than the others is
-flagged: the comparison is only fair at equal effort.
+flagged: the comparison is only fair at equal effort. The section reads the trials at the
+report's profile only, and never enters the paper's tables or claims.
 """
 
 from __future__ import annotations
@@ -73,8 +74,14 @@ def tuning_rows(records: Sequence[RunRecord]) -> list[list[str]]:
     return [row for _, _, row in rows]
 
 
-def markdown(rows: Sequence[Sequence[str]]) -> str:
-    lines = [f"# {HEADING}", "", __doc__.split("\n\n")[1].replace("\n", " "), ""]
+def intro(profile: str | None) -> str:
+    """What the section shows, and at which profile."""
+    at = f" Trials at the {profile} profile only." if profile else ""
+    return __doc__.split("\n\n")[1].replace("\n", " ") + at
+
+
+def markdown(rows: Sequence[Sequence[str]], profile: str | None = None) -> str:
+    lines = [f"# {HEADING}", "", intro(profile), ""]
     lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"

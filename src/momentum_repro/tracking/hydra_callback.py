@@ -1,5 +1,6 @@
-"""A Hydra callback that groups a multirun's jobs under one MLflow parent run, and reports
-the sweep's progress (job k/N done, ETA) as its jobs end."""
+"""A Hydra callback that groups a multirun's jobs under one MLflow parent run, reports the
+sweep's progress (job k/N done, ETA) as its jobs end, and writes each sweep's summary
+(``tracking/summary.py``) when the multirun ends."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
@@ -20,7 +21,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from momentum_repro.durations import duration
 from momentum_repro.grids import expand_grids, grids_as_written
-from momentum_repro.tracking.mlflow_tracking import PARENT_RUN_ENV, experiment_id, tracking_uri
+from momentum_repro.tracking.mlflow_tracking import (
+    PARENT_RUN_ENV,
+    experiment_id,
+    store_root,
+    tracking_uri,
+)
+from momentum_repro.tracking.summary import record_crash, write_summaries
 
 log = logging.getLogger(__name__)
 SWEEP_JOBS_ENV = "MOMENTUM_REPRO_SWEEP_JOBS"  # N, for "job k/N" lines in the jobs' processes
@@ -90,6 +97,8 @@ class MlflowSweepCallback(Callback):
         self.client: MlflowClient | None = None
         self.parent_run_ids: dict[str, str] = {}  # sweep_name -> its parent run, while open
         self.job_env: dict[str, str] = {}  # what on_job_start sets in a job's own process
+        self.sweep_dir: Path | None = None  # where the jobs record their outcomes
+        self.summary_dir: Path | None = None  # where each sweep's summary goes
 
     @property
     def parent_run_id(self) -> str | None:
@@ -97,6 +106,8 @@ class MlflowSweepCallback(Callback):
         return next(iter(self.parent_run_ids.values()), None)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.sweep_dir = Path(str(config.hydra.sweep.dir))
+        self.summary_dir = store_root() / str(config.tracking.summary_dir)
         self.client = MlflowClient(tracking_uri(config.tracking.uri))
         exp_id = experiment_id(
             self.client, config.tracking.experiment, config.tracking.artifact_root
@@ -148,9 +159,21 @@ class MlflowSweepCallback(Callback):
             os.environ[PARENT_RUN_ENV] = parent
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        """In the job's own process (a joblib worker too): count it done, log k/N and ETA."""
-        total, start = os.environ.get(SWEEP_JOBS_ENV), os.environ.get(SWEEP_START_ENV)
+        """In the job's own process (a joblib worker too): record a job that crashed before
+        it recorded its outcome; count it done, log k/N and ETA."""
         hydra = HydraConfig.get() if HydraConfig.initialized() else None
+        multirun = hydra is not None and str(hydra.mode) == "RunMode.MULTIRUN"
+        if job_return.status == JobStatus.FAILED and multirun:
+            assert hydra is not None
+            error = job_return._return_value  # the exception the task raised
+            record_crash(
+                hydra.sweep.dir,
+                str(config.get("sweep_name")),
+                int(hydra.job.num),
+                list(job_return.overrides or []),
+                f"{type(error).__name__}: {error}",
+            )
+        total, start = os.environ.get(SWEEP_JOBS_ENV), os.environ.get(SWEEP_START_ENV)
         if total is None or start is None or hydra is None or hydra.mode is None:
             return
         if str(hydra.mode) != "RunMode.MULTIRUN":
@@ -172,11 +195,16 @@ class MlflowSweepCallback(Callback):
         self._close("FINISHED")
 
     def _close(self, status: str) -> None:
-        """End each sweep's parent run with the multirun's status. After a multirun that
+        """Write each sweep's summary (a failed multirun's marked incomplete) and end each
+        sweep's parent run with the multirun's status. After a multirun that
         ended well, a parent none of whose jobs ran (all were already done) is deleted
         (MLflow keeps it, restorable), so that a sweep's newest parent, where the report
         logs its files, is one with runs. A failed multirun keeps every parent, FAILED: a
         job that died before logging names no sweep."""
+        if self.sweep_dir is not None and self.summary_dir is not None:
+            for path in write_summaries(self.sweep_dir, self.summary_dir, status == "FINISHED"):
+                log.info("sweep summary: %s", path)
+            self.sweep_dir = None
         if self.client is not None:
             for name, run_id in self.parent_run_ids.items():
                 if status == "FINISHED" and not self._has_jobs(run_id):

@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 PARENT_RUN_ENV = "MOMENTUM_REPRO_PARENT_RUN_ID"
 # Keys that do not change what a run computes: left out of the resume key. The profile's
-# tables (updates, ...) are left out too: what a run uses of them is in trainer/schedule.
+# tables (updates, seeds, ...) are left out too: what a run uses of them is in trainer,
+# schedule, data and its own seed.
 RUNTIME_KEYS = (
     "tracking",
     "trainer.progress_bar",
@@ -34,6 +35,8 @@ RUNTIME_KEYS = (
     "updates.",
     "rnn_warmup_updates",
     "final_phase_updates",
+    "seeds",
+    "rnn_seq_len",
 )
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -68,11 +71,12 @@ def tracking_uri(uri: str) -> str:
     return uri
 
 
-def configured_store(conf_dir: str | Path = "conf") -> tuple[str, str]:
-    """(tracking URI, experiment name) of ``conf/tracking/mlflow.yaml``: where the DVC sweep
-    and report stages find the runs that ``pipelines/train.py`` logs with the same file."""
+def configured_store(conf_dir: str | Path = "conf") -> tuple[str, str, Path]:
+    """(tracking URI, experiment name, summary folder) of ``conf/tracking/mlflow.yaml``:
+    where the report finds the runs and sweep summaries ``pipelines/train.py`` writes."""
     tracking = OmegaConf.load(Path(conf_dir) / "tracking" / "mlflow.yaml")
-    return tracking_uri(str(tracking.uri)), str(tracking.experiment)
+    summaries = store_root() / str(tracking.summary_dir)
+    return tracking_uri(str(tracking.uri)), str(tracking.experiment), summaries
 
 
 def is_server_uri(uri: str) -> bool:
@@ -138,17 +142,30 @@ def library_digest() -> str:
     return digest.hexdigest()
 
 
-def run_key(cfg: DictConfig, data_digest: str = "") -> str:
-    """A digest of what the run computes: the config (less runtime-only keys), the data it
-    reads (``data_digest``) and the library code it executes (``library_digest``). A sweep resumed with the same three
-    skips the run; a change to any of them runs it again."""
+def _computed_config(cfg: DictConfig) -> dict[str, str]:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
-    flat = flatten(resolved)
-    kept = {k: v for k, v in flat.items() if not k.startswith(RUNTIME_KEYS)}
+    return {k: v for k, v in flatten(resolved).items() if not k.startswith(RUNTIME_KEYS)}
+
+
+def _digest(values: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def config_key(cfg: DictConfig) -> str:
+    """A digest of the config alone (less runtime-only keys): the same cell of a sweep, made
+    by any version of the code or data."""
+    return _digest(_computed_config(cfg))
+
+
+def run_key(cfg: DictConfig, data_digest: str = "") -> str:
+    """A digest of what the run computes: the config (less runtime-only keys), the data it
+    reads (``data_digest``) and the library code it executes (``library_digest``). A sweep
+    resumed with the same three skips the run; a change to any of them runs it again."""
+    kept = _computed_config(cfg)
     kept["@data"] = data_digest
     kept["@code"] = library_digest()
-    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+    return _digest(kept)
 
 
 def git_commit() -> str:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, open_dict
 
 from momentum_repro.data.sets import load_labelled_set, load_set
 from momentum_repro.tracking.mlflow_tracking import (
+    config_key,
     experiment_id,
     find_completed_run,
     find_resumable_run,
@@ -83,6 +84,7 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
         "schedule_period": str(cfg.schedule.period),
         "final_phase_updates": str(cfg.schedule.final_phase_updates),
         "run_key": key,
+        "config_key": config_key(cfg),
         "git_commit": git_commit(),
         "data_source": str(data_meta.get("source", "unknown")),
         # sha256 of the raw files the set was built from (meta.json), shortened for the UI
@@ -145,11 +147,14 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
     torch.set_num_threads(torch_threads(cfg.trainer.threads, parallel_jobs))
     client = MlflowClient(tracking_uri(cfg.tracking.uri))
     exp_id = experiment_id(client, cfg.tracking.experiment, cfg.tracking.artifact_root)
+    tags = run_tags(cfg, key, plan.data_meta)
     if cfg.tracking.resume:
         done = find_completed_run(client, exp_id, key)
         if done is not None:
             log.info("already done, skipping: %s (MLflow run %s)", run_name(cfg), done.info.run_id)
-            return {"run_id": done.info.run_id, "status": done.info.status, "reused": True}
+            diverged = done.data.tags.get("diverged") == "true"
+            finals = {k: v for k, v in done.data.metrics.items() if k in FINAL_METRICS}
+            return outcome(tags, done.info.run_id, done.info.status, diverged, True, finals)
     checkpoints = store_root() / str(cfg.trainer.checkpoint_dir) / key
     with open_dict(cfg):
         cfg.trainer.run_checkpoints = str(checkpoints)
@@ -157,7 +162,6 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
     if cfg.tracking.resume and (checkpoints / CHECKPOINT).exists():
         interrupted = find_resumable_run(client, exp_id, key)
         resume_id = interrupted.info.run_id if interrupted is not None else None
-    tags = run_tags(cfg, key, plan.data_meta)
     trained = trained_members.pop(key, None)
     if trained is not None:
         tags["population_members"] = str(trained.members)
@@ -190,12 +194,38 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
             log.warning("%s: %s", run_name(cfg), result.failure_reason)
         else:
             log.info("%s: %s", run_name(cfg), result.final)
+    return outcome(tags, job.run_id, job.status, result.diverged, False, result.final)
+
+
+# a run's outcome carries these of its tags: what a sweep summary lists per run
+OUTCOME_TAGS = ("sweep_name", "run_key", "config_key", "dataset", "method", "mu_max", "lr", "seed")
+FINAL_METRICS = (
+    "final_train_error",
+    "final_test_error",
+    "train_error_before_final_phase",
+    "final_zero_one",
+    "final_eval_loss",
+    "final_cost",
+    "final_train_accuracy",
+)
+
+
+def outcome(
+    tags: dict[str, str],
+    run_id: str,
+    status: str,
+    diverged: bool,
+    reused: bool,
+    final: dict[str, float],
+) -> dict[str, Any]:
+    """What ``run_job`` returns, and a sweep summary lists: the run, its cell, its result."""
     return {
-        "run_id": job.run_id,
-        "status": job.status,
-        "diverged": result.diverged,
-        "reused": False,
-        **result.final,
+        "run_id": run_id,
+        "status": status,
+        "diverged": diverged,
+        "reused": reused,
+        **{k: tags[k] for k in OUTCOME_TAGS if k in tags},
+        **final,
     }
 
 

@@ -1,4 +1,4 @@
-"""Hyperparameter searches (``hydra/sweeper=optuna``): the search space and the objective.
+"""Hyperparameter searches (``hydra/sweeper=tpe``, Optuna): the search space and the objective.
 
 AlgoPerf's rule for comparing optimizers is equal tuning effort: every method gets the
 same trial budget over its own hyperparameters. Here that is log(lr) for every method and
