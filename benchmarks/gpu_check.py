@@ -13,11 +13,12 @@ import torch
 from momentum_repro.data.curves import generate_curves
 from momentum_repro.data.rnn_tasks import get_task, make_eval_set
 from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
-from momentum_repro.models.rnn import TanhRNN, evaluate_rnn
+from momentum_repro.models.rnn import TanhRNN, evaluate_rnn, task_loss
 from momentum_repro.optim import ClassicalMomentum, Nesterov, momentum_schedule
-from momentum_repro.training.batches import InMemoryBatches
-from momentum_repro.training.modules.autoencoder import AutoencoderModule
-from momentum_repro.training.modules.rnn import RNNModule, TaskStream
+from momentum_repro.training.modules.workload import WorkloadModule
+from momentum_repro.workloads import Run
+from momentum_repro.workloads.batches import InMemoryBatches
+from momentum_repro.workloads.rnn import TaskStream
 
 
 def trajectory(cls: type, device: str) -> torch.Tensor:
@@ -67,14 +68,21 @@ def main() -> None:
     data = torch.from_numpy(generate_curves(20000, seed=0))
     model = DeepAutoencoder([784, 400, 200, 100, 50, 25, 6], seed=0)
     before = squared_error(model, data[:2000])
-    module = AutoencoderModule(
-        model,
+    run = Run(
+        model=model,
+        stream=InMemoryBatches(data, 200, seed=0),
+        objective=lambda x: model.objective(model(x), x),
+        curve=dict,
+        final=dict,
+        parameters=lambda: list(model.parameters()),
+    )
+    module = WorkloadModule(
+        run,
         lambda p: Nesterov(p, lr=0.005, momentum=lambda t: momentum_schedule(t, 0.99, period=25)),
-        curve_data=data[:2000],
         log_every=10**9,
     )
     start = time.perf_counter()
-    trainer(3000).fit(module, train_dataloaders=InMemoryBatches(data, 200, seed=0))
+    trainer(3000).fit(module, train_dataloaders=run.stream)
     seconds = time.perf_counter() - start
     after = squared_error(model.cpu(), data[:2000])
     print(
@@ -86,16 +94,26 @@ def main() -> None:
     rnn = TanhRNN.for_task(task, seed=0)
     eval_set = make_eval_set(task, 30, 1000, seed=1)
     rnn.init_output_bias_(eval_set)
-    module = RNNModule(
-        rnn,
-        task,
-        lambda p: Nesterov(p, lr=1e-4, momentum=0.995),  # 3e-3 diverges (CPU too)
-        eval_set=eval_set,
-        curve_batch=eval_set,
-        log_every=10**9,
+
+    def rnn_objective(batch: tuple) -> torch.Tensor:
+        inputs, targets, mask, *rest = batch
+        return task_loss(
+            task, rnn(inputs, rest[0] if rest else None), targets, mask, reduction="sum"
+        )
+
+    rnn_run = Run(
+        model=rnn,
+        stream=TaskStream(task, 30, 100, 0, torch.float32),
+        objective=rnn_objective,
+        curve=dict,
+        final=dict,
+        parameters=rnn.trainable_parameters,
     )
+    module = WorkloadModule(
+        rnn_run, lambda p: Nesterov(p, lr=1e-4, momentum=0.995), log_every=10**9
+    )  # lr 3e-3 diverges (CPU too)
     start = time.perf_counter()
-    trainer(2000).fit(module, train_dataloaders=TaskStream(task, 30, 100, 0, torch.float32))
+    trainer(2000).fit(module, train_dataloaders=rnn_run.stream)
     seconds = time.perf_counter() - start
     loss, zero_one = evaluate_rnn(rnn.cpu(), task, eval_set)
     print(

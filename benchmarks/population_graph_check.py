@@ -23,16 +23,16 @@ from momentum_repro.data.curves import generate_curves
 from momentum_repro.data.rnn_tasks import get_task, training_stream
 from momentum_repro.models.autoencoder import DeepAutoencoder
 from momentum_repro.models.rnn import TanhRNN, batch_tensors
-from momentum_repro.optim import momentum_schedule
-from momentum_repro.training.batches import InMemoryBatches
-from momentum_repro.training.population.graphed import population_update
-from momentum_repro.training.population.momentum import PopulationMomentum
-from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
-from momentum_repro.training.population.stacked_rnn import (
+from momentum_repro.models.stacked_autoencoder import StackedAutoencoder
+from momentum_repro.models.stacked_rnn import (
     StackedTanhRNN,
     member_losses,
     stack_batches,
 )
+from momentum_repro.optim import momentum_schedule
+from momentum_repro.training.population.graphed import population_update
+from momentum_repro.training.population.momentum import PopulationMomentum
+from momentum_repro.workloads.batches import InMemoryBatches
 
 UPDATES, FINAL_PHASE_FROM = 200, 170
 # (method, lr, mu_max, seed); the last member diverges (lr 1e3)

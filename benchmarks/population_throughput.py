@@ -45,22 +45,21 @@ import torch
 import yaml
 from torch import Tensor
 
-from momentum_repro.allocator import keep_freed_memory
 from momentum_repro.data.rnn_tasks import get_task, training_stream
 from momentum_repro.data.sets import load_set
 from momentum_repro.models.autoencoder import DeepAutoencoder
-from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.models.rnn import TanhRNN, batch_tensors, task_loss
-from momentum_repro.optim import Nesterov
-from momentum_repro.training.batches import InMemoryBatches
-from momentum_repro.training.population.graphed import population_update, update_closure
-from momentum_repro.training.population.momentum import PopulationMomentum
-from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
-from momentum_repro.training.population.stacked_rnn import (
+from momentum_repro.models.stacked_autoencoder import StackedAutoencoder
+from momentum_repro.models.stacked_rnn import (
     StackedTanhRNN,
     member_losses,
     stack_batches,
 )
+from momentum_repro.optim import Nesterov
+from momentum_repro.runtime import flush_denormals, keep_freed_memory
+from momentum_repro.training.population.graphed import population_update, update_closure
+from momentum_repro.training.population.momentum import PopulationMomentum
+from momentum_repro.workloads.batches import InMemoryBatches
 
 ROOT = Path(__file__).resolve().parents[1]
 LR = {"curves": 0.01, "mnist": 0.01, "faces": 0.001, "rnn": 1e-4}

@@ -24,14 +24,14 @@ import torch
 from torch import Tensor, nn
 
 from momentum_repro.data.rnn_tasks import get_task
-from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.models.rnn import (
     TanhRNN,
     batch_tensors,
     task_loss,
-    train_rnn_steps,
 )
 from momentum_repro.optim import Nesterov
+from momentum_repro.runtime import flush_denormals
+from momentum_repro.workloads.rnn import train_rnn_steps
 
 LR, MU = 1e-4, 0.9
 

@@ -28,10 +28,11 @@ from omegaconf import OmegaConf
 
 from momentum_repro.data.sets import load_set
 from momentum_repro.models.autoencoder import DeepAutoencoder
-from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.optim import Nesterov
-from momentum_repro.training.batches import InMemoryBatches
-from momentum_repro.training.modules.autoencoder import AutoencoderModule
+from momentum_repro.runtime import flush_denormals
+from momentum_repro.training.modules.workload import WorkloadModule
+from momentum_repro.workloads import Run as WorkloadRun
+from momentum_repro.workloads.batches import InMemoryBatches
 
 BATCH = 200  # section 3
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -94,7 +95,16 @@ def lightning_rate(run: Run, updates: int) -> float:
         optimizer = Nesterov(params, lr=run.optimizer.param_groups[0]["lr"], momentum=0.99)
         return optimizer
 
-    module = AutoencoderModule(model, factory, curve_data=run.loader.data[:500], log_every=10**9)
+    batches = InMemoryBatches(run.loader.data, BATCH, seed=2)
+    workload_run = WorkloadRun(
+        model=model,
+        stream=batches,
+        objective=lambda x: model.objective(model(x), x),
+        curve=dict,
+        final=dict,
+        parameters=lambda: list(model.parameters()),
+    )
+    module = WorkloadModule(workload_run, factory, log_every=10**9)
     timer = _Timer()
     trainer = pl.Trainer(
         max_steps=updates,
@@ -107,7 +117,7 @@ def lightning_rate(run: Run, updates: int) -> float:
         limit_val_batches=0,
         callbacks=[timer],
     )
-    trainer.fit(module, train_dataloaders=InMemoryBatches(run.loader.data, BATCH, seed=2))
+    trainer.fit(module, train_dataloaders=batches)
     return updates / (time.perf_counter() - timer.start)
 
 

@@ -19,14 +19,17 @@ def main(cfg: DictConfig) -> dict | float:
     """One run; its outcome, or for a search sweeper (Optuna) the objective it minimises."""
     # imported here: a multirun's launching process then skips torch, Lightning and MLflow
     # (seconds per sweep); the jobs import them where they run
+    from momentum_repro.runtime import parallel_jobs
+    from momentum_repro.tracking.hydra_callback import sweep_jobs
     from momentum_repro.tracking.mlflow_tracking import store_root
     from momentum_repro.tracking.summary import add_single_run, record_job
-    from momentum_repro.training.run import parallel_jobs, run_job
+    from momentum_repro.training.run import run_job
     from momentum_repro.training.tuning import apply_momentum_gap, objective
 
     hydra_cfg = HydraConfig.get()
+    at_once = parallel_jobs(hydra_cfg.get("launcher"), sweep_jobs())
     try:
-        outcome = run_job(apply_momentum_gap(cfg), parallel_jobs=parallel_jobs(hydra_cfg))
+        outcome = run_job(apply_momentum_gap(cfg), parallel_jobs=at_once)
     except UserInputError as error:  # one line, nothing logged; traceback: HYDRA_FULL_ERROR=1
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise

@@ -13,6 +13,9 @@ from omegaconf import DictConfig, open_dict
 from momentum_repro.data.curves import generate_curves
 from momentum_repro.data.sets import save_set
 from momentum_repro.training import config  # noqa: F401  registers the config schemas
+from momentum_repro.training.fit import fit
+from momentum_repro.training.loop import FitResult
+from momentum_repro.training.run import plan_run
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -59,6 +62,13 @@ def with_values(cfg: DictConfig, **values: object) -> DictConfig:
                 node = node[parent]
             node[leaf] = value
     return cfg
+
+
+def train(cfg: DictConfig, metric_sink: object = None, artifact_sink: object = None) -> FitResult:
+    """One run of ``cfg`` trained as ``run_job`` trains it (checked, its data read from the
+    config's paths), logged nowhere: its ``FitResult``."""
+    plan = plan_run(cfg)
+    return fit(plan.workload, plan.prepared, metric_sink, artifact_sink)  # type: ignore[arg-type]
 
 
 def compose_config(overrides: list[str], *, with_hydra: bool = False) -> DictConfig:

@@ -10,8 +10,8 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
 from conftest import CONF, compose_config
-from momentum_repro.training.fit_moons import with_epoch_updates
 from momentum_repro.training.optimizers import optimizer_factory
+from momentum_repro.workloads.moons import with_epoch_updates
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
 
@@ -30,12 +30,9 @@ def test_groups_exist() -> None:
     ("group", "option"), [(g, o) for g in GROUPS for o in options(g)], ids=lambda v: str(v)
 )
 def test_every_option_composes(group: str, option: str) -> None:
-    rnn = (
-        group == "data" and (CONF / "data" / f"{option}.yaml").read_text().count("kind: rnn")
-    ) or (group in ("model", "schedule") and option == "rnn")
-    moons = (group, option) == ("experiment", "moons") or (
-        group == "data" and "kind: moons" in (CONF / "data" / f"{option}.yaml").read_text()
-    )
+    data = (CONF / "data" / f"{option}.yaml").read_text() if group == "data" else ""
+    rnn = "RNNWorkload" in data or (group in ("model", "schedule") and option == "rnn")
+    moons = (group, option) == ("experiment", "moons") or "MoonsWorkload" in data
     experiment = ["experiment=rnn"] if rnn else []
     if moons and group != "experiment":
         experiment = ["experiment=moons"]
@@ -49,6 +46,10 @@ def test_every_option_composes(group: str, option: str) -> None:
     elif group == "model":
         model = instantiate(cfg.model, seed=0)
         assert sum(p.numel() for p in model.parameters()) > 0
+    if group == "schedule":
+        cfg.optimizer.mu_max = 0.99
+        mu = instantiate(cfg.schedule)
+        assert 0.0 < mu(0) <= mu(10**6) <= 0.99
     if group == "optimizer":
         params = [torch.nn.Parameter(torch.ones(3))]
         opt = optimizer_factory(cfg)(params)

@@ -6,22 +6,16 @@ import mlflow
 import pytest
 from omegaconf import DictConfig
 
-from conftest import with_values
-from momentum_repro.data.sets import load_set
-from momentum_repro.training.fit_autoencoder import fit_autoencoder
+from conftest import train, with_values
+from momentum_repro.errors import ConfigError
 from momentum_repro.training.run import run_job
-from momentum_repro.training.validate import ConfigError
 
 pytestmark = pytest.mark.slow
 
 
 def test_short_fit_lowers_the_training_error(tiny_cfg: DictConfig) -> None:
     curve: list[tuple[int, float]] = []
-    result = fit_autoencoder(
-        tiny_cfg,
-        load_set(tiny_cfg.data.path),
-        metric_sink=lambda m, step: curve.append((step, m["train_error"])),
-    )
+    result = train(tiny_cfg, metric_sink=lambda m, step: curve.append((step, m["train_error"])))
     assert not result.diverged
     assert result.updates_done == 60
     assert [s for s, _ in curve] == [0, 20, 40, 60]
@@ -30,17 +24,16 @@ def test_short_fit_lowers_the_training_error(tiny_cfg: DictConfig) -> None:
 
 
 def test_same_config_and_seed_give_bit_identical_results(tiny_cfg: DictConfig) -> None:
-    data = load_set(tiny_cfg.data.path)
-    first = fit_autoencoder(tiny_cfg, data).final
-    second = fit_autoencoder(tiny_cfg, data).final
+    first = train(tiny_cfg).final
+    second = train(tiny_cfg).final
     assert first == second
-    other = fit_autoencoder(with_values(tiny_cfg, seed=2), data).final
+    other = train(with_values(tiny_cfg, seed=2)).final
     assert other != first
 
 
 def test_final_phase_records_the_error_before_it(tiny_cfg: DictConfig) -> None:
     cfg = with_values(tiny_cfg, schedule__final_phase_updates=20)
-    result = fit_autoencoder(cfg, load_set(cfg.data.path))
+    result = train(cfg)
     assert "train_error_before_final_phase" in result.final
 
 

@@ -8,16 +8,17 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from conftest import compose_config, with_values
+from momentum_repro.errors import ConfigError
 from momentum_repro.optim.hessian_free import HessianFree
 from momentum_repro.optim.schedule import momentum_schedule
 from momentum_repro.tracking.mlflow_tracking import tracking_uri
+from momentum_repro.training.checks import check_optimizer
 from momentum_repro.training.hessian_free_config import (
     hessian_free_optimizer,
     hessian_free_settings,
     phases_from_config,
 )
 from momentum_repro.training.run import run_job
-from momentum_repro.training.validate import ConfigError, validate_optimizer
 
 
 def client(cfg: DictConfig) -> MlflowClient:
@@ -103,7 +104,7 @@ def test_a_model_less_hf_optimizer_is_built_but_cannot_step() -> None:
 def test_bad_hf_values_name_their_key(values: dict, key: str) -> None:
     cfg = with_values(compose_config(["optimizer=hf", "profile=tiny"]), **values)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.").replace("[", r"\[")):
-        validate_optimizer(cfg)
+        check_optimizer(cfg)
 
 
 # ------------------------------------------------------------------------------------------

@@ -17,21 +17,22 @@ from conftest import compose_config
 from momentum_repro.data.moons import make_moons
 from momentum_repro.data.sets import save_labelled_set
 from momentum_repro.errors import ConfigError
-from momentum_repro.models.boundary import ARTIFACT
 from momentum_repro.models.classifier import accuracy, cross_entropy
 from momentum_repro.optim import ClassicalMomentum, EMAMomentum
+from momentum_repro.report.boundary import ARTIFACT
 from momentum_repro.report.build import build_report
-from momentum_repro.training.batches import ReshuffledBatches
-from momentum_repro.training.fit_moons import with_epoch_updates
 from momentum_repro.training.optimizers import optimizer_factory
 from momentum_repro.training.run import run_job
+from momentum_repro.workloads.batches import ReshuffledBatches
+from momentum_repro.workloads.moons import with_epoch_updates
 
 
 @pytest.mark.parametrize("method", ["ema_momentum", "sgd", "adam"])
 def test_experiment_is_the_worked_example(method: str) -> None:
     cfg = compose_config(["experiment=moons", f"optimizer={method}"])  # the command line wins
     assert cfg.optimizer.name == method and cfg.optimizer.lr == 0.0007
-    assert (cfg.data.kind, cfg.trainer.batch_size, cfg.data.epochs) == ("moons", 64, 10_000)
+    assert (cfg.data.name, cfg.trainer.batch_size, cfg.data.epochs) == ("moons", 64, 10_000)
+    assert cfg.data._target_.endswith("MoonsWorkload")
     assert list(cfg.model.layer_sizes) == [2, 5, 2, 1]
     assert with_epoch_updates(cfg, 300).trainer.total_updates == 10_000 * 5
     opt = optimizer_factory(cfg)([torch.nn.Parameter(torch.zeros(2))])

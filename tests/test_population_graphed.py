@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from momentum_repro.models.autoencoder import DeepAutoencoder
+from momentum_repro.models.stacked_autoencoder import StackedAutoencoder
 from momentum_repro.training.population.graphed import (
     EagerUpdate,
     GraphedUpdate,
@@ -17,7 +18,6 @@ from momentum_repro.training.population.graphed import (
     population_update,
 )
 from momentum_repro.training.population.momentum import PopulationMomentum
-from momentum_repro.training.population.stacked_autoencoder import StackedAutoencoder
 
 
 def population(device: str, lrs: list[float]) -> tuple[StackedAutoencoder, PopulationMomentum]:
@@ -101,7 +101,7 @@ def test_what_a_gpu_population_evaluates_on_the_device_equals_the_cpu() -> None:
     from momentum_repro.data.rnn_tasks import make_eval_set
     from momentum_repro.models.autoencoder import squared_error
     from momentum_repro.models.rnn import TanhRNN, evaluate_rnn
-    from momentum_repro.training.batches import InMemoryBatches
+    from momentum_repro.workloads.batches import InMemoryBatches
 
     data = torch.rand(50, 20, dtype=torch.float64)
     on_cpu, on_gpu = InMemoryBatches(data, 8, seed=3), InMemoryBatches(data.cuda(), 8, seed=3)

@@ -7,15 +7,13 @@ import logging
 import pytest
 from omegaconf import DictConfig
 
-from conftest import with_values
-from momentum_repro.data.sets import load_set
-from momentum_repro.durations import duration
+from conftest import train, with_values
 from momentum_repro.tracking.hydra_callback import (
     multirun_jobs,
     sweep_names_of,
     sweep_progress_line,
 )
-from momentum_repro.training.fit_autoencoder import fit_autoencoder
+from momentum_repro.tracking.progress import duration
 from momentum_repro.training.progress import heartbeat_line
 
 
@@ -86,7 +84,7 @@ def test_a_run_logs_heartbeats_without_a_terminal(
 ) -> None:
     cfg = with_values(tiny_cfg, trainer__heartbeat_seconds=1e-9, trainer__progress_bar=False)
     with caplog.at_level(logging.INFO, logger="momentum_repro.training.callbacks"):
-        fit_autoencoder(cfg, load_set(cfg.data.path))
+        train(cfg)
     lines = [r.getMessage() for r in caplog.records]
     beats = [line for line in lines if ": update " in line]
     assert len(beats) >= 50  # one per update at this period; 60 updates

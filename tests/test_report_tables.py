@@ -180,11 +180,10 @@ def test_protocol_caption():
     )
 
 
-def test_table5_note_gives_the_chance_levels_beside_the_biases_column():
+def test_table5_note_says_which_task_definitions_and_where_the_choice_is_made():
     note = table5([], load_paper_numbers()).note
-    assert "add 0.846 (paper 0.82)" in note and "mem-5 2.5 (paper 2.5)" in note
-    # multiplication: the one definition that misses (data/rnn_tasks.py says why)
-    assert "mul 0.889 (paper 0.84; no definition from the paper's sources reaches it)" in note
+    assert "biases column is our own runs" in note and "released code" in note
+    assert "experiment=rnn_biases" in note and "data/rnn_tasks.py" in note
 
 
 def test_lr_sensitivity_marks_diverged_lrs():

@@ -16,7 +16,6 @@ from momentum_repro.data.rnn_tasks import (
     memorization,
     training_generator,
 )
-from momentum_repro.models.denormals import flush_denormals
 from momentum_repro.models.init import echo_state_init_
 from momentum_repro.models.rnn import (
     TanhRNN,
@@ -25,9 +24,10 @@ from momentum_repro.models.rnn import (
     evaluate_rnn,
     task_loss,
     task_zero_one,
-    train_rnn_steps,
 )
 from momentum_repro.optim import ClassicalMomentum, Nesterov
+from momentum_repro.runtime import flush_denormals
+from momentum_repro.workloads.rnn import train_rnn_steps
 
 
 @pytest.fixture

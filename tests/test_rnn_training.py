@@ -11,11 +11,11 @@ from hydra.errors import ConfigCompositionException
 
 from conftest import compose_config
 from momentum_repro.data.rnn_tasks import make_eval_set
+from momentum_repro.errors import ConfigError
 from momentum_repro.grids import expand_grids
 from momentum_repro.optim import rnn_momentum_schedule
-from momentum_repro.training.optimizers import schedule_from_config
+from momentum_repro.training.optimizers import momentum_schedule_of
 from momentum_repro.training.run import run_job
-from momentum_repro.training.validate import ConfigError
 
 
 def test_rnn_schedule_is_0_9_then_mu_0() -> None:
@@ -23,7 +23,7 @@ def test_rnn_schedule_is_0_9_then_mu_0() -> None:
     assert rnn_momentum_schedule(1000, 0.995) == 0.995
     assert rnn_momentum_schedule(1000, 0.0) == 0.0
     cfg = compose_config(["experiment=rnn", "profile=paper", "optimizer.mu_max=0.98"])
-    mu = schedule_from_config(cfg)
+    mu = momentum_schedule_of(cfg)
     assert (mu(0), mu(999), mu(1000), mu(49_999)) == (0.9, 0.9, 0.98, 0.98)
     assert cfg.trainer.total_updates == 50_000 and cfg.trainer.batch_size == 100
 
@@ -31,7 +31,9 @@ def test_rnn_schedule_is_0_9_then_mu_0() -> None:
 def test_rnn_table_experiment_is_the_papers_grid() -> None:
     cfg = compose_config(["experiment=rnn_table", "profile=paper"], with_hydra=True)
     sweeper = cfg.hydra.sweeper
-    assert cfg.schedule.kind == "rnn" and sweeper._target_.endswith("GridsSweeper")
+    assert cfg.schedule._target_.endswith("RNNSchedule") and sweeper._target_.endswith(
+        "GridsSweeper"
+    )
     params = [f"{k}={v}" for k, v in sweeper.params.items()]
     jobs = [dict(o.split("=", 1) for o in job) for job in expand_grids(params, sweeper.grids)]
     assert len(jobs) == 512  # 4 problems x 4 lrs x 4 seeds x (biases, NAG at 0, 6 more)

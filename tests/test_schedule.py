@@ -5,12 +5,13 @@ import math
 
 import pytest
 import torch
+from hydra.errors import ConfigCompositionException
 
 from conftest import compose_config
 from momentum_repro.errors import ConfigError
 from momentum_repro.optim import momentum_schedule, nesterov_schedule
-from momentum_repro.training.optimizers import optimizer_factory, schedule_from_config
-from momentum_repro.training.validate import validate_training
+from momentum_repro.training.checks import check_run
+from momentum_repro.training.optimizers import momentum_schedule_of, optimizer_factory
 
 
 @pytest.mark.parametrize(
@@ -114,12 +115,17 @@ def test_nesterov_schedule_is_capped_and_increasing() -> None:
 def test_schedule_nesterov_config_gives_that_schedule_to_cm_and_nag() -> None:
     for method in ("cm", "nag"):
         cfg = compose_config(["schedule=nesterov", f"optimizer={method}", "optimizer.mu_max=0.99"])
-        mu = schedule_from_config(cfg)
+        mu = momentum_schedule_of(cfg)
         assert [mu(t) for t in (0, 1, 95, 295, 10**6)] == pytest.approx(
             [0.4, 0.5, 0.97, 0.99, 0.99], abs=1e-15
         )
         opt = optimizer_factory(cfg)([torch.nn.Parameter(torch.zeros(2))])
         assert opt.mu(0) == pytest.approx(0.4) and opt.mu(95) == pytest.approx(0.97)
-    validate_training(cfg)  # the tiny sweep's config is valid
-    with pytest.raises(ConfigError, match="no final phase"):
-        validate_training(compose_config(["schedule=nesterov", "schedule.final_phase_updates=5"]))
+    check_run(cfg)  # the config is valid
+    # a schedule without a final phase refuses one: on the command line, Hydra itself ...
+    with pytest.raises(ConfigCompositionException, match="final_phase_updates"):
+        compose_config(["schedule=nesterov", "schedule.final_phase_updates=5"])
+    # ... and from an experiment that sets one, the run's checks, before anything trains
+    cfg = compose_config(["experiment=claims_autoencoder", "schedule=nesterov", "optimizer=nag"])
+    with pytest.raises(ConfigError, match="schedule="):
+        check_run(cfg)

@@ -19,9 +19,10 @@ from functools import partial
 import torch
 
 from momentum_repro.data.rnn_tasks import get_task, make_eval_set, training_generator
-from momentum_repro.models.denormals import flush_denormals
-from momentum_repro.models.rnn import TanhRNN, evaluate_rnn, train_rnn_steps
+from momentum_repro.models.rnn import TanhRNN, evaluate_rnn
 from momentum_repro.optim import Nesterov, rnn_momentum_schedule
+from momentum_repro.runtime import flush_denormals
+from momentum_repro.workloads.rnn import train_rnn_steps
 
 PAPER_GRID = (1e-3, 1e-4, 1e-5, 1e-6)
 

@@ -1,4 +1,5 @@
-"""``hydra/launcher=population``: a multirun's jobs trained as populations, then logged as jobs.
+"""``hydra/launcher=population``: a multirun's jobs trained as populations, each logged as
+its own job as soon as its population ends.
 
     python pipelines/train.py -m hydra/launcher=population optimizer=cm,nag,sgd \\
         optimizer.mu_max=0.9,0.99 optimizer.lr=0.01,0.005 profile=tiny
@@ -6,10 +7,11 @@
 The launcher composes every job's config, groups the jobs that can share a population (same
 data, architecture, trainer, update count and profile; CM, NAG and SGD members mixed, any lr,
 mu_max and seed) and trains each group as one stacked model, up to ``max_members`` members a
-population (a larger group is split evenly). Then it runs every job as Hydra's basic launcher
-does: a population member's job logs the run its population trained (the same MLflow run,
-tags, curves, config and ``run_key`` as the solo run of that config), and a job with no
-population form (Hessian-free, a ``torch.optim`` optimizer, a lone member) trains alone, in
+population (a larger group is split evenly). When a population ends, the jobs of its members
+run as Hydra's basic launcher runs a job, each given its member's outcome in its own config
+(``trainer.population_result``): it logs the run its population trained (the same MLflow run,
+tags, curves, config and ``run_key`` as the solo run of that config). Then the jobs with no
+population form (Hessian-free, a ``torch.optim`` optimizer, a lone member) train alone, in
 this process, on all cores. A job already finished in MLflow is skipped, as always.
 
 Hydra finds the launcher by its namespace-package rule (``hydra_plugins.*``).
@@ -18,17 +20,16 @@ Hydra finds the launcher by its namespace-package rule (``hydra_plugins.*``).
 # No ``from __future__ import annotations``: see momentum_repro_sweeper/grids_sweeper.py.
 import copy
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence  # noqa: UP035
+from typing import Optional, Sequence  # noqa: UP035
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,8 @@ class PopulationLauncher(Launcher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         # imported here: torch and the training code load only when a sweep launches
-        from momentum_repro.tracking.hydra_callback import JOBS_TRAINED_ENV
-        from momentum_repro.training.population.launch import train_populations
-        from momentum_repro.training.population.outcome import loaded_sets
+        from momentum_repro.training.population.launch import plan_populations, train_population
+        from momentum_repro.training.population.outcome import RESULT_KEY
 
         setup_globals()
         assert self.hydra_context is not None
@@ -91,28 +91,39 @@ class PopulationLauncher(Launcher):
                 sweep_config.hydra.job.id = idx
                 sweep_config.hydra.job.num = idx
             sweep_configs.append(sweep_config)
-        train_populations(
-            [_task_config(c) for c in sweep_configs], self.max_members, self.cuda_graph
+        plan = plan_populations([_task_config(c) for c in sweep_configs], self.max_members)
+        runs: dict[int, JobReturn] = {}
+        for job, path in plan.trained.items():  # trained before, not logged yet
+            runs[job] = self._run(_with_result(sweep_configs[job], RESULT_KEY, path))
+        for members in plan.populations:
+            for job, path in train_population(members, self.cuda_graph).items():
+                runs[job] = self._run(_with_result(sweep_configs[job], RESULT_KEY, path))
+        for job, sweep_config in enumerate(sweep_configs):  # the jobs it left alone
+            if job not in runs:
+                runs[job] = self._run(sweep_config)
+        return [runs[job] for job in range(len(sweep_configs))]
+
+    def _run(self, sweep_config: DictConfig) -> JobReturn:
+        """One job, as Hydra's basic launcher runs it, in this process."""
+        assert self.hydra_context is not None and self.task_function is not None
+        assert self.config is not None
+        ran = run_job(
+            hydra_context=self.hydra_context,
+            task_function=self.task_function,
+            config=sweep_config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
         )
-        runs: List[JobReturn] = []  # noqa: UP006
-        # members end in moments now (they are only recorded): their ends project no ETA
-        os.environ[JOBS_TRAINED_ENV] = "1"
-        try:
-            for sweep_config in sweep_configs:
-                runs.append(
-                    run_job(
-                        hydra_context=self.hydra_context,
-                        task_function=self.task_function,
-                        config=sweep_config,
-                        job_dir_key="hydra.sweep.dir",
-                        job_subdir_key="hydra.sweep.subdir",
-                    )
-                )
-                configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        finally:
-            os.environ.pop(JOBS_TRAINED_ENV, None)
-            loaded_sets.clear()  # the planned jobs' data sets, read once for all of them
-        return runs
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return ran
+
+
+def _with_result(sweep_config: DictConfig, key: str, path: Path) -> DictConfig:
+    """A member job's config: its own, with its outcome's file at ``key``."""
+    config = copy.deepcopy(sweep_config)
+    with open_dict(config):
+        OmegaConf.update(config, key, str(path), force_add=True)
+    return config
 
 
 def _task_config(sweep_config: DictConfig) -> DictConfig:

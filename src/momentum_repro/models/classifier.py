@@ -18,8 +18,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from momentum_repro.models.boundary import DecisionBoundary, grid_around
-
 
 class FeedForwardClassifier(nn.Module):
     """ReLU hidden layers and one sigmoid output unit; ``forward`` gives the logits (n,).
@@ -74,16 +72,3 @@ def accuracy(model: FeedForwardClassifier, points: Tensor, labels: Tensor) -> fl
     """Fraction of cases classified right, predicting label 1 where p > 0.5 (logit > 0)."""
     predicted = (model(points) > 0).to(labels.dtype)
     return float((predicted == labels).double().mean())
-
-
-@torch.no_grad()
-def decision_boundary(
-    model: FeedForwardClassifier, points: np.ndarray, labels: np.ndarray
-) -> DecisionBoundary:
-    """P(label 1) on a grid over ``points`` (see :func:`grid_around`), with the data."""
-    grid_x, grid_y = grid_around(points)
-    xx, yy = np.meshgrid(grid_x, grid_y)
-    weight = model.layers[0].weight
-    grid = torch.from_numpy(np.c_[xx.ravel(), yy.ravel()]).to(weight.dtype).to(weight.device)
-    probability = model.probability(grid).cpu().numpy().reshape(xx.shape).astype(np.float32)
-    return DecisionBoundary(points, labels, grid_x, grid_y, probability)

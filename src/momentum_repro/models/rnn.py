@@ -12,7 +12,7 @@ buffer, and the backward is one ``mm`` per step plus one matrix product for dW_h
 steps. ``implementation="loop"`` is the same recurrence written for autograd (the reference the
 tests compare against). In float32 the backward gradients of a barely-driven network decay
 into denormal numbers, several times slower on x86 CPUs: every run flushes them
-(``momentum_repro.models.denormals``).
+(``momentum_repro.runtime``).
 """
 
 from __future__ import annotations

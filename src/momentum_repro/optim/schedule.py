@@ -1,9 +1,15 @@
 """The momentum schedules: Sutskever et al. (2013), eq. (5), with the final phase of Table 2;
-the RNN experiments' (section 4); Nesterov's 1 - 3/(t + 5), cited beside eq. (5)."""
+the RNN experiments' (section 4); Nesterov's 1 - 3/(t + 5), cited beside eq. (5).
+
+Each is a pure function of the update count t; the classes below hold one schedule's
+settings, so that a config chooses it by ``_target_`` (``conf/schedule/``) and an optimizer
+gets it as ``momentum=`` (a callable t -> mu_t).
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 
 def momentum_schedule(
@@ -64,3 +70,70 @@ def nesterov_schedule(t: int, mu_max: float) -> float:
     if not 0.0 <= mu_max < 1.0:
         raise ValueError(f"nesterov_schedule: mu_max must be in [0, 1), got {mu_max}")
     return min(1.0 - 3.0 / (t + 5), mu_max)
+
+
+@dataclass(frozen=True)
+class PaperSchedule:
+    """Eq. (5) capped at ``mu_max``, with Table 2's final phase: ``mu_t = schedule(t)``
+    (:func:`momentum_schedule`). ``conf/schedule/paper.yaml`` builds it by ``_target_``."""
+
+    mu_max: float
+    period: int = 250
+    total_updates: int | None = None
+    final_phase_updates: int = 0
+    final_mu: float = 0.9
+
+    def __post_init__(self) -> None:
+        _coerce(self, mu_max=float, period=int, final_phase_updates=int, final_mu=float)
+        if self.total_updates is not None:
+            _coerce(self, total_updates=int)
+        self(0)  # the settings' checks, once, here: they are momentum_schedule's
+
+    def __call__(self, t: int) -> float:
+        return momentum_schedule(
+            t,
+            self.mu_max,
+            period=self.period,
+            total_updates=self.total_updates,
+            final_phase_updates=self.final_phase_updates,
+            final_mu=self.final_mu,
+        )
+
+
+@dataclass(frozen=True)
+class RNNSchedule:
+    """Section 4: ``warmup_mu`` for the first ``warmup_updates``, then ``mu_0``
+    (:func:`rnn_momentum_schedule`). ``conf/schedule/rnn.yaml`` builds it by ``_target_``."""
+
+    mu_0: float
+    warmup_updates: int = 1000
+    warmup_mu: float = 0.9
+
+    def __post_init__(self) -> None:
+        _coerce(self, mu_0=float, warmup_updates=int, warmup_mu=float)
+        self(0)
+
+    def __call__(self, t: int) -> float:
+        return rnn_momentum_schedule(
+            t, self.mu_0, warmup_updates=self.warmup_updates, warmup_mu=self.warmup_mu
+        )
+
+
+@dataclass(frozen=True)
+class NesterovSchedule:
+    """Nesterov's 1 - 3 / (t + 5) capped at ``mu_max`` (:func:`nesterov_schedule`)."""
+
+    mu_max: float
+
+    def __post_init__(self) -> None:
+        _coerce(self, mu_max=float)
+        self(0)
+
+    def __call__(self, t: int) -> float:
+        return nesterov_schedule(t, self.mu_max)
+
+
+def _coerce(schedule: object, **types: type) -> None:
+    """A frozen schedule's settings as numbers of their type (a config may give 0 for 0.0)."""
+    for name, kind in types.items():
+        object.__setattr__(schedule, name, kind(getattr(schedule, name)))

@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from momentum_repro.analysis import quadratic
-from momentum_repro.models.boundary import DecisionBoundary
 from momentum_repro.optim.schedule import momentum_schedule
+from momentum_repro.report.boundary import DecisionBoundary
 
 Points = list[tuple[float, float]]
 LINESTYLE = {"nag": "-", "cm": "--"}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from momentum_repro.models.boundary import ARTIFACT, DecisionBoundary, load_boundary
+from momentum_repro.report.boundary import ARTIFACT, DecisionBoundary, load_boundary
 
 if TYPE_CHECKING:  # tables.py imports this module and stays free of MLflow
     from mlflow.tracking import MlflowClient

@@ -19,7 +19,6 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 from omegaconf import DictConfig, OmegaConf
 
-from momentum_repro.durations import duration
 from momentum_repro.grids import expand_grids, grids_as_written
 from momentum_repro.tracking.mlflow_tracking import (
     PARENT_RUN_ENV,
@@ -27,16 +26,20 @@ from momentum_repro.tracking.mlflow_tracking import (
     store_root,
     tracking_uri,
 )
+from momentum_repro.tracking.progress import sweep_progress_line
 from momentum_repro.tracking.summary import record_crash, write_summaries
 
 log = logging.getLogger(__name__)
 SWEEP_JOBS_ENV = "MOMENTUM_REPRO_SWEEP_JOBS"  # N, for "job k/N" lines in the jobs' processes
 SWEEP_START_ENV = "MOMENTUM_REPRO_SWEEP_START"  # the sweep's start (epoch seconds), for its ETA
 SWEEP_LABEL_ENV = "MOMENTUM_REPRO_SWEEP_LABEL"  # the multirun's name, for its progress lines
-# set by a launcher while it records jobs it has already trained (``hydra/launcher=population``
-# trains its populations first): their ends say nothing of how long the rest will take
-JOBS_TRAINED_ENV = "MOMENTUM_REPRO_JOBS_TRAINED"
 DONE_FILE = ".jobs_done"  # in the sweep's folder: one line per ended job, from any process
+
+
+def sweep_jobs() -> int | None:
+    """The number of jobs of the multirun this process runs a job of (None: unknown)."""
+    jobs = os.environ.get(SWEEP_JOBS_ENV)
+    return int(jobs) if jobs else None
 
 
 def multirun_jobs(
@@ -47,17 +50,6 @@ def multirun_jobs(
     command line after them; ``grids``: the union of grids of ``hydra/sweeper=grids``."""
     swept = [f"{key}={value}" for key, value in (params or {}).items()]
     return expand_grids([*swept, *overrides], grids or [])
-
-
-def sweep_progress_line(
-    name: str, done: int, total: int, elapsed: float, project: bool = True
-) -> str:
-    """``sweep curves_quick: job 3/10 done, 1m40s elapsed, ETA 3m53s``: the rest projected
-    from the mean job; ``project=False``: no ETA (the jobs were trained before they end)."""
-    line = f"sweep {name}: job {done}/{total} done, {duration(elapsed)} elapsed"
-    if project and 0 < done < total:
-        line += f", ETA {duration(elapsed / done * (total - done))}"
-    return line
 
 
 def sweep_names_of(jobs: list[list[str]], default: str, own: str | None = None) -> list[str]:
@@ -184,8 +176,7 @@ class MlflowSweepCallback(Callback):
         done = len(done_file.read_text().splitlines())
         label = os.environ.get(SWEEP_LABEL_ENV, str(config.sweep_name))
         elapsed = time.time() - float(start)
-        project = not os.environ.get(JOBS_TRAINED_ENV)
-        line = sweep_progress_line(label, done, int(total), elapsed, project)
+        line = sweep_progress_line(label, done, int(total), elapsed)
         log.info(line)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

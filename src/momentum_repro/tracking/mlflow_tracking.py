@@ -37,6 +37,8 @@ RUNTIME_KEYS = (
     "final_phase_updates",
     "seeds",
     "rnn_seq_len",
+    "schedule_period",
+    "trainer.population_result",
 )
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 

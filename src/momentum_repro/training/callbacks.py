@@ -23,7 +23,7 @@ from typing import Any
 import pytorch_lightning as pl
 from tqdm import tqdm
 
-from momentum_repro.durations import duration
+from momentum_repro.tracking.progress import duration
 from momentum_repro.training.progress import CURVE_KEYS, heartbeat_line
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,11 @@ class RunProgress(pl.Callback):
         self.use_bar = bar
         self.bar: tqdm | None = None
         self.start = self.last_time = 0.0
-        self.last_step = 0
+        self.last_step = self.first_step = 0
 
     def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self.start = self.last_time = time.perf_counter()
-        self.last_step = trainer.global_step
+        self.last_step = self.first_step = trainer.global_step
         if self.use_bar:
             self.bar = tqdm(total=self.total, desc=self.name, unit="upd", dynamic_ncols=True)
             self.bar.update(trainer.global_step)
@@ -91,7 +91,8 @@ class RunProgress(pl.Callback):
         if self.every_seconds > 0 and now - self.last_time >= self.every_seconds:
             rate = (step - self.last_step) / (now - self.last_time)
             self.last_time, self.last_step = now, step
-            log.info(heartbeat_line(self.name, step, self.total, rate, metrics))
+            members = getattr(module, "active_members", None)  # a population's
+            log.info(heartbeat_line(self.name, step, self.total, rate, metrics, members))
 
     def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if self.bar is not None:
@@ -99,11 +100,15 @@ class RunProgress(pl.Callback):
             self.bar = None
         seconds = time.perf_counter() - self.start
         step = trainer.global_step
+        rate = (step - self.first_step) / seconds if seconds > 0 else 0.0
+        members = getattr(module, "active_members", None)
+        per_member = f", {rate * members:.1f} member-updates/s" if members else ""
         log.info(
-            "%s: trained %d/%d updates in %s (%.1f updates/s)",
+            "%s: trained %d/%d updates in %s (%.1f updates/s%s)",
             self.name,
             step,
             self.total,
             duration(seconds),
-            step / seconds if seconds > 0 else 0.0,
+            rate,
+            per_member,
         )

@@ -1,10 +1,10 @@
 """Structured configs: the typed schemas of the trainer, the paper's optimizers and Hessian-free.
 
 Registered in Hydra's ConfigStore and named first in the defaults list of their YAML files
-(``conf/trainer/default.yaml``: ``defaults: [trainer_schema, _self_]``), so Hydra itself
+(``conf/trainer/default.yaml``: ``defaults: [/schema/trainer/trainer@_here_, _self_]``), so Hydra itself
 rejects an unknown key or a wrong type, on the command line or in a file, naming the key.
 What a type cannot say (lr > 0, mu_max in [0, 1), a final phase shorter than the run) is
-checked by hand, once, in ``training/validate.py``. A user's own optimizer has no schema: any
+checked by hand, once, in ``training/checks.py``. A user's own optimizer has no schema: any
 keys, with its constructor's arguments under ``factory``.
 
 Importing this module registers the schemas: ``pipelines/train.py`` does it before Hydra
@@ -47,13 +47,14 @@ class TrainerConfig:
     heartbeat_seconds: float = 30.0  # a progress line this often (0: none)
     accelerator: str = "cpu"  # cpu / gpu / auto (Lightning)
     precision: Precision = Precision.float32
-    flush_denormal: bool = True  # float32 denormals to zero on the CPU (models/denormals.py)
+    flush_denormal: bool = True  # float32 denormals to zero on the CPU (runtime.py)
     matmul_precision: MatmulPrecision = MatmulPrecision.highest  # high: TF32 on a GPU
     clip_grad_norm: float | None = None  # RNNs: clip the gradient norm (the paper: none)
     checkpoint_every: int = 0  # save last.ckpt every N updates (0: off); a rerun resumes
     keep_checkpoints: bool = False  # keep the run's checkpoint folder once it finished
     checkpoint_dir: str = "checkpoints"  # <store root>/checkpoints/<run_key>/last.ckpt
     run_checkpoints: str | None = None  # set by run_job: this run's folder
+    population_result: str | None = None  # set by the population launcher: a member's outcome
 
 
 @dataclass
@@ -73,7 +74,7 @@ class HessianFreeConfig:
     """Martens (2010) HF and the momentum-HF hybrid of appendix A.6 (``hf``, ``hf_momentum``)."""
 
     name: str = "hf"
-    kind: str = "hessian_free"
+    updates: Any = None  # HF's own update count (an interpolation of updates.hessian_free)
     lr: float = 1.0
     mu_max: float | None = None
     momentum_schedule: bool = False
@@ -90,10 +91,12 @@ class HessianFreeConfig:
 
 
 def register_schemas() -> None:
+    """In a group of their own (``schema/``), so that they are never offered as options of
+    ``trainer`` or ``optimizer``; a config file names its schema in its defaults list."""
     store = ConfigStore.instance()
-    store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
-    store.store(group="optimizer", name="momentum_schema", node=MomentumOptimizerConfig)
-    store.store(group="optimizer", name="hessian_free_schema", node=HessianFreeConfig)
+    store.store(group="schema/trainer", name="trainer", node=TrainerConfig)
+    store.store(group="schema/optimizer", name="momentum", node=MomentumOptimizerConfig)
+    store.store(group="schema/optimizer", name="hessian_free", node=HessianFreeConfig)
 
 
 register_schemas()

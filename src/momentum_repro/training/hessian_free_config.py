@@ -27,6 +27,7 @@ from momentum_repro.errors import ConfigError
 from momentum_repro.optim.hessian_free import HessianFree, InverseTime, LinearRamp, Phase
 from momentum_repro.optim.schedule import momentum_schedule
 
+HESSIAN_FREE_FACTORY = "momentum_repro.training.hessian_free_config.hessian_free_optimizer"
 PHASE_VALUES = (
     "lr",
     "decay",

@@ -22,11 +22,9 @@ from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
 from torch import Tensor
 
-from momentum_repro.allocator import keep_freed_memory
-from momentum_repro.models.denormals import flush_denormals
+from momentum_repro.runtime import flush_denormals, keep_freed_memory
 from momentum_repro.training.callbacks import CurveLogger, DivergenceGuard, RunProgress
 from momentum_repro.training.modules.base import GuardedModule
-from momentum_repro.training.progress import run_name
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +78,9 @@ def checkpoint_step(path: Path) -> int | None:
         return None
 
 
-def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) -> tuple[int, float]:
+def train_for_updates(
+    cfg: DictConfig, module: GuardedModule, data: Iterable, name: str
+) -> tuple[int, float]:
     """Fit ``module`` for ``trainer.total_updates`` updates; (updates done, seconds).
 
     Every kind of run (autoencoder, RNN, HF) starts here, so this is where the CPU's
@@ -97,7 +97,7 @@ def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) ->
     quiet_lightning()
     total = int(cfg.trainer.total_updates)
     progress = RunProgress(
-        run_name(cfg),
+        name,
         total,
         every_seconds=float(cfg.trainer.heartbeat_seconds),
         bar=progress_bar_enabled(cfg.trainer.progress_bar),
@@ -123,7 +123,7 @@ def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) ->
         if step is not None:
             data.skip(step)  # type: ignore[attr-defined]
             resume_from = str(last)
-            log.info("%s: resuming from update %d (%s)", run_name(cfg), step, last)
+            log.info("%s: resuming from update %d (%s)", name, step, last)
     trainer = pl.Trainer(
         max_steps=total,
         max_epochs=-1,
@@ -142,15 +142,31 @@ def train_for_updates(cfg: DictConfig, module: GuardedModule, data: Iterable) ->
     return trainer.global_step, time.perf_counter() - start
 
 
+def finished_result(
+    updates: int,
+    seconds: float,
+    metrics: dict[str, float] | None,
+    *,
+    weights: dict[str, Tensor] | None = None,
+    diverged_at: int | None = None,
+) -> FitResult:
+    """A run's result, solo or population member alike: diverged (where), or its final
+    ``metrics`` and ``weights`` (a non-finite final metric is a divergence too)."""
+    if diverged_at is not None:
+        reason = f"diverged: the loss became NaN or infinite at update {diverged_at}"
+        return FitResult(updates, seconds, diverged=True, failure_reason=reason)
+    assert metrics is not None
+    if not all(math.isfinite(v) for v in metrics.values()):
+        return FitResult(updates, seconds, True, "diverged: a final metric is not finite", metrics)
+    return FitResult(updates, seconds, final=metrics, weights=weights)
+
+
 def result(
     module: GuardedModule, updates: int, seconds: float, final: Callable[[], dict[str, float]]
 ) -> FitResult:
     """The run's result: diverged (where), or the final metrics ``final()`` measures."""
     if module.diverged_at is not None:
-        reason = f"diverged: the loss became NaN or infinite at update {module.diverged_at}"
-        return FitResult(updates, seconds, diverged=True, failure_reason=reason)
+        return finished_result(updates, seconds, None, diverged_at=module.diverged_at)
     metrics = final()
-    if not all(math.isfinite(v) for v in metrics.values()):
-        return FitResult(updates, seconds, True, "diverged: a final metric is not finite", metrics)
     weights = {k: v.detach().cpu().clone() for k, v in module.model.state_dict().items()}
-    return FitResult(updates, seconds, final=metrics, weights=weights)
+    return finished_result(updates, seconds, metrics, weights=weights)

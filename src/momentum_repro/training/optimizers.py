@@ -3,45 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import partial
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor
 
-from momentum_repro.optim.schedule import (
-    momentum_schedule,
-    nesterov_schedule,
-    rnn_momentum_schedule,
-)
-from momentum_repro.training.hessian_free_config import hessian_free_settings
+from momentum_repro.training.hessian_free_config import HESSIAN_FREE_FACTORY, hessian_free_settings
+
+Schedule = Callable[[int], float]
 
 
-def schedule_from_config(cfg: DictConfig) -> Callable[[int], float]:
-    """mu_t for update t, from ``optimizer.mu_max`` and the ``schedule`` group.
+def momentum_schedule_of(cfg: DictConfig) -> Schedule:
+    """mu_t for update t: the ``schedule`` the config names by ``_target_`` (eq. 5 with
+    Table 2's final phase, the RNN experiments' warm-up, Nesterov's), its mu_max the
+    optimizer's (``conf/schedule/``)."""
+    return instantiate(cfg.schedule)
 
-    Autoencoders: eq. (5) capped at mu_max, with Table 2's final phase. RNNs
-    (``schedule.kind: rnn``, section 4): 0.9 for the first updates, then mu_0 = ``mu_max``.
-    ``schedule.kind: nesterov``: 1 - 3/(t + 5) capped at mu_max, with any data set.
-    """
-    if cfg.schedule.get("kind") == "nesterov":
-        return partial(nesterov_schedule, mu_max=float(cfg.optimizer.mu_max))
-    if cfg.schedule.get("kind") == "rnn":
-        return partial(
-            rnn_momentum_schedule,
-            mu_0=float(cfg.optimizer.mu_max),
-            warmup_updates=int(cfg.schedule.warmup_updates),
-            warmup_mu=float(cfg.schedule.warmup_mu),
-        )
-    return partial(
-        momentum_schedule,
-        mu_max=float(cfg.optimizer.mu_max),
-        period=int(cfg.schedule.period),
-        total_updates=int(cfg.trainer.total_updates),
-        final_phase_updates=int(cfg.schedule.final_phase_updates),
-        final_mu=float(cfg.schedule.final_mu),
-    )
+
+def builds_hessian_free(cfg: DictConfig) -> bool:
+    """Whether the optimizer config builds Hessian-free (its factory is HF's)."""
+    return str(cfg.optimizer.get("factory", {}).get("_target_", "")) == HESSIAN_FREE_FACTORY
 
 
 def optimizer_factory(cfg: DictConfig) -> Callable[[Iterable[Tensor]], torch.optim.Optimizer]:
@@ -49,13 +31,13 @@ def optimizer_factory(cfg: DictConfig) -> Callable[[Iterable[Tensor]], torch.opt
 
     Methods with ``momentum_schedule: true`` (SGD, CM, NAG) get ``momentum=`` the schedule;
     every optimizer gets ``lr=optimizer.lr``. A user's optimizer needs nothing else.
-    Hessian-free (``kind: hessian_free``) also gets its settings, and ``model=`` at build time.
+    Hessian-free also gets its settings, and ``model=`` at build time.
     """
     factory = instantiate(cfg.optimizer.factory)
     kwargs: dict[str, object] = {"lr": float(cfg.optimizer.lr)}
     if cfg.optimizer.get("momentum_schedule", False):
-        kwargs["momentum"] = schedule_from_config(cfg)
-    if cfg.optimizer.get("kind") == "hessian_free":
+        kwargs["momentum"] = momentum_schedule_of(cfg)
+    if builds_hessian_free(cfg):
         kwargs.update(hessian_free_settings(cfg))
 
     def build(params: Iterable[Tensor], **extra: object) -> torch.optim.Optimizer:

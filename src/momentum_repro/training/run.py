@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import json
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -14,9 +13,9 @@ from typing import Any
 
 import torch
 from mlflow.tracking import MlflowClient
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from momentum_repro.data.sets import load_labelled_set, load_set
+from momentum_repro.runtime import torch_threads
 from momentum_repro.tracking.mlflow_tracking import (
     config_key,
     experiment_id,
@@ -28,61 +27,61 @@ from momentum_repro.tracking.mlflow_tracking import (
     store_root,
     tracking_uri,
 )
-from momentum_repro.training.fit_autoencoder import fit_autoencoder
-from momentum_repro.training.fit_moons import fit_moons, with_epoch_updates
-from momentum_repro.training.fit_rnn import fit_rnn
-from momentum_repro.training.loop import CHECKPOINT, FitResult
-from momentum_repro.training.modules.rnn import load_eval_set
-from momentum_repro.training.population.outcome import loaded_sets, trained_members
-from momentum_repro.training.progress import run_name
-from momentum_repro.training.validate import (
-    validate_autoencoder,
-    validate_optimizer,
-    validate_problem,
-    validate_training,
-)
+from momentum_repro.training.checks import check_optimizer, check_run
+from momentum_repro.training.fit import fit
+from momentum_repro.training.loop import CHECKPOINT
+from momentum_repro.training.population import outcome as member_outcome
+from momentum_repro.workloads import Prepared, Workload, workload_for
 
 log = logging.getLogger(__name__)
 FINAL_WEIGHTS = "final_state_dict.pt"  # artifact: the model's state_dict after the last update
 
 
-def usable_cores() -> int:
-    """The cores this process may run on: a SLURM job's allocation, not the whole node."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+@dataclass
+class RunPlan:
+    """A checked run, ready to train: its workload, its data, its resume key."""
+
+    workload: Workload
+    prepared: Prepared
+    key: str
+
+    @property
+    def cfg(self) -> DictConfig:
+        return self.prepared.cfg
+
+    @property
+    def data(self) -> Any:
+        return self.prepared.data
 
 
-def torch_threads(setting: int | str, parallel_jobs: int = 1) -> int:
-    """``auto``: the cores shared out between the jobs that run at once."""
-    if setting == "auto":
-        return max(1, usable_cores() // max(1, parallel_jobs))
-    threads = int(setting)
-    if threads < 1:
-        raise ValueError(f"trainer.threads must be >= 1 or 'auto', got {setting}")
-    return threads
+def plan_run(cfg: DictConfig, loaded: dict[str, Any] | None = None) -> RunPlan:
+    """Check ``cfg`` once, read its data (``loaded``: sets already read, by path) and compute
+    its resume key (``run_key``)."""
+    workload = workload_for(cfg)
+    check_optimizer(cfg)  # before any data is read
+    prepared = workload.prepare(loaded)
+    check_run(prepared.cfg)
+    return RunPlan(workload, prepared, run_key(prepared.cfg, prepared.digest))
 
 
-def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, str]:
+def run_tags(
+    cfg: DictConfig, workload: Workload, key: str, data_meta: dict[str, Any]
+) -> dict[str, str]:
     """The tags the report groups and selects runs by (docs/CONVENTIONS.md)."""
     opt = cfg.optimizer
     mu_max = opt.get("mu_max")
     return {
         "sweep_name": str(cfg.sweep_name),
-        "task_kind": str(cfg.data.kind),
-        "dataset": str(cfg.data.name),
+        **workload.tags(),
         "method": str(opt.name),
         "mu_max": "none" if mu_max is None else f"{float(mu_max):g}",
         "lr": f"{float(opt.lr):g}",
         "seed": str(cfg.seed),
         "init_scale": f"{float(cfg.model.get('init_scale', 1.0)):g}",
         "profile": str(cfg.profile_name),
-        **({"seq_len": str(cfg.data.seq_len)} if cfg.data.kind == "rnn" else {}),
-        **({"epochs": str(cfg.data.epochs)} if cfg.data.kind == "moons" else {}),
         "total_updates": str(cfg.trainer.total_updates),
-        "schedule_period": str(cfg.schedule.period),
-        "final_phase_updates": str(cfg.schedule.final_phase_updates),
+        "schedule_period": str(cfg.schedule.get("period")),
+        "final_phase_updates": str(cfg.schedule.get("final_phase_updates") or 0),
         "run_key": key,
         "config_key": config_key(cfg),
         "git_commit": git_commit(),
@@ -95,65 +94,30 @@ def run_tags(cfg: DictConfig, key: str, data_meta: dict[str, Any]) -> dict[str, 
     }
 
 
-@dataclass
-class RunPlan:
-    """A validated run, ready to train: its config, data, resume key and tags' inputs."""
-
-    cfg: DictConfig
-    data: Any  # DataSet (autoencoders), Batch (the RNN evaluation set) or LabelledSet (moons)
-    data_meta: dict[str, Any]
-    key: str
-
-
-def plan_run(cfg: DictConfig, loaded: dict[str, Any] | None = None) -> RunPlan:
-    """Validate ``cfg`` once, load its data and compute its resume key (``run_key``).
-
-    ``loaded``: data already read, by path (a population of runs reads a set once)."""
-    loaded = {} if loaded is None else loaded
-
-    def load(path: str, reader: Any) -> Any:
-        if path not in loaded:
-            loaded[path] = reader(path)
-        return loaded[path]
-
-    validate_problem(cfg)
-    if cfg.data.kind == "moons":  # counted in epochs: the update count follows from the set
-        moons = load(cfg.data.path, load_labelled_set)
-        cfg = with_epoch_updates(cfg, len(moons.labels))
-    validate_optimizer(cfg)
-    validate_training(cfg)
-    if cfg.data.kind == "moons":
-        data, data_meta = moons, moons.meta
-        data_digest = hashlib.sha256(json.dumps(moons.meta, sort_keys=True).encode()).hexdigest()
-    elif cfg.data.kind == "rnn":
-        data = load(cfg.data.eval_path, load_eval_set)
-        data_meta = {"source": "generated"}
-        data_digest = hashlib.sha256(Path(cfg.data.eval_path).read_bytes()).hexdigest()
-    else:
-        data = load(cfg.data.path, load_set)
-        validate_autoencoder(cfg, data.dim)
-        data_meta = data.meta
-        data_digest = hashlib.sha256(json.dumps(data.meta, sort_keys=True).encode()).hexdigest()
-    return RunPlan(cfg, data, data_meta, run_key(cfg, data_digest))
-
-
 def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
-    """Validate, train and log one run; return a small summary (run id, status, errors).
+    """Check, train and log one run; return its outcome (run id, status, final errors).
 
-    A run a population has trained (``hydra/launcher=population``) is logged from its
-    result here, through the same MLflow path as one trained alone."""
-    plan = plan_run(cfg, loaded_sets or None)  # the sets a population launcher read
-    cfg, key = plan.cfg, plan.key
+    A run a population trained (``hydra/launcher=population``) comes with its outcome's file
+    in ``trainer.population_result``: it is logged from it, through the same MLflow path as
+    a run trained alone."""
+    trained, cfg = _population_outcome(cfg)
+    if trained is not None:  # the launcher planned it already: key and data's provenance
+        workload, key, meta = workload_for(cfg), trained.key, trained.meta
+    else:
+        plan = plan_run(cfg)
+        cfg, workload, key, meta = plan.cfg, plan.workload, plan.key, plan.prepared.meta
     torch.set_num_threads(torch_threads(cfg.trainer.threads, parallel_jobs))
     client = MlflowClient(tracking_uri(cfg.tracking.uri))
     exp_id = experiment_id(client, cfg.tracking.experiment, cfg.tracking.artifact_root)
-    tags = run_tags(cfg, key, plan.data_meta)
+    tags = run_tags(cfg, workload, key, meta)
+    name = workload.run_name()
     if cfg.tracking.resume:
         done = find_completed_run(client, exp_id, key)
         if done is not None:
-            log.info("already done, skipping: %s (MLflow run %s)", run_name(cfg), done.info.run_id)
+            log.info("already done, skipping: %s (MLflow run %s)", name, done.info.run_id)
             diverged = done.data.tags.get("diverged") == "true"
             finals = {k: v for k, v in done.data.metrics.items() if k in FINAL_METRICS}
+            _forget(trained, cfg)
             return outcome(tags, done.info.run_id, done.info.status, diverged, True, finals)
     checkpoints = store_root() / str(cfg.trainer.checkpoint_dir) / key
     with open_dict(cfg):
@@ -162,23 +126,18 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
     if cfg.tracking.resume and (checkpoints / CHECKPOINT).exists():
         interrupted = find_resumable_run(client, exp_id, key)
         resume_id = interrupted.info.run_id if interrupted is not None else None
-    trained = trained_members.pop(key, None)
     if trained is not None:
-        tags["population_members"] = str(trained.members)
-    with job_run(client, exp_id, cfg, tags, run_name(cfg), resume_run_id=resume_id) as job:
+        tags["population_members"] = str(trained.member.members)
+    with job_run(client, exp_id, cfg, tags, name, resume_run_id=resume_id) as job:
         if trained is not None:  # trained as a member of a population: log what it did
-            result = trained.replay(job.log_metrics)
-        elif cfg.data.kind == "rnn":
-            result: FitResult = fit_rnn(cfg, plan.data, metric_sink=job.log_metrics)
-        elif cfg.data.kind == "moons":
-            result = fit_moons(
-                cfg,
-                plan.data,
+            result = trained.member.replay(job.log_metrics)
+        else:
+            result = fit(
+                workload,
+                plan.prepared,
                 metric_sink=job.log_metrics,
                 artifact_sink=lambda path: job.client.log_artifact(job.run_id, str(path)),
             )
-        else:
-            result = fit_autoencoder(cfg, plan.data, metric_sink=job.log_metrics)
         if result.final:
             job.log_metrics(result.final, result.updates_done)
         if result.weights is not None:  # the trained model, loadable with load_state_dict
@@ -191,10 +150,39 @@ def run_job(cfg: DictConfig, parallel_jobs: int = 1) -> dict[str, Any]:
         if result.diverged:
             job.status = "FAILED"
             job.set_tags({"diverged": "true", "failure_reason": str(result.failure_reason)})
-            log.warning("%s: %s", run_name(cfg), result.failure_reason)
+            log.warning("%s: %s", name, result.failure_reason)
         else:
-            log.info("%s: %s", run_name(cfg), result.final)
+            log.info("%s: %s", name, result.final)
+    _forget(trained, cfg)
     return outcome(tags, job.run_id, job.status, result.diverged, False, result.final)
+
+
+@dataclass
+class _Trained:
+    member: member_outcome.TrainedMember
+    key: str
+    meta: dict[str, Any]
+    path: Path
+
+
+def _population_outcome(cfg: DictConfig) -> tuple[_Trained | None, DictConfig]:
+    """The outcome a population launcher left for this job (and the config without its
+    path: the run is logged as its solo run would be)."""
+    path = OmegaConf.select(cfg, member_outcome.RESULT_KEY)
+    if path is None:
+        return None, cfg
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.trainer.population_result = None
+    member = member_outcome.load(path)
+    key = Path(path).stem
+    return _Trained(member, key, member.meta, Path(path)), cfg
+
+
+def _forget(trained: _Trained | None, cfg: DictConfig) -> None:
+    """A logged member's outcome file is no longer needed."""
+    if trained is not None and not cfg.trainer.keep_checkpoints:
+        trained.path.unlink(missing_ok=True)
 
 
 # a run's outcome carries these of its tags: what a sweep summary lists per run
@@ -227,20 +215,3 @@ def outcome(
         **{k: tags[k] for k in OUTCOME_TAGS if k in tags},
         **final,
     }
-
-
-def parallel_jobs(hydra_cfg: Any) -> int:
-    """How many jobs the launcher runs at once on this machine: joblib's n_jobs; submitit's
-    local launcher, the whole sweep (up to its array_parallelism); 1 for the basic launcher
-    and for SLURM (each job has its own allocation, counted by ``usable_cores``)."""
-    launcher = hydra_cfg.get("launcher") or {}
-    target = str(launcher.get("_target_", ""))
-    if target.endswith("LocalLauncher"):  # submitit_local: every job of the sweep at once
-        jobs = int(os.environ.get("MOMENTUM_REPRO_SWEEP_JOBS", "1"))
-        return max(1, min(jobs, int(launcher.get("array_parallelism") or jobs)))
-    if "joblib" not in target:
-        return 1
-    n_jobs = int(launcher.get("n_jobs") or 1)
-    if n_jobs < 0:  # joblib: -1 is one job per core, -2 all cores but one, ...
-        return max(1, usable_cores() + 1 + n_jobs)
-    return n_jobs

@@ -32,10 +32,12 @@ def apply_momentum_gap(cfg: DictConfig) -> DictConfig:
 
 
 def objective(cfg: DictConfig, outcome: dict[str, Any]) -> float:
-    """The value a sweeper minimises: the final training error (RNNs: final zero-one loss);
-    +inf for a diverged or failed run, so a search learns to avoid it."""
-    key = "final_zero_one" if cfg.data.kind == "rnn" else "final_train_error"
-    value = outcome.get(key)
+    """The value a sweeper minimises: the workload's final metric (the autoencoders' final
+    training error, the RNNs' final zero-one loss); +inf for a diverged or failed run, so a
+    search learns to avoid it."""
+    from momentum_repro.workloads import workload_for
+
+    value = outcome.get(workload_for(cfg).final_metric)
     if outcome.get("diverged") or value is None or not math.isfinite(float(value)):
         return math.inf
     return float(value)

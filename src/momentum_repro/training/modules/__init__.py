@@ -1,1 +1,2 @@
-"""The thin LightningModules: one per kind of run, on ``base.GuardedModule``."""
+"""The thin LightningModules on ``base.GuardedModule``: every first-order run (``workload``)
+and Hessian-free (``hessian_free``)."""

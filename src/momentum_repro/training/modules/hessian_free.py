@@ -2,7 +2,8 @@
 
 The LightningModule stays thin: one ``training_step`` is one ``HessianFree.step(data=...)``,
 one parameter update, which picks its own gradient and curvature batches from the whole
-training set held by the module. Lightning's data loader only counts the updates.
+training set of the workload's run (``Run.hessian_free_data``). Lightning's data loader only
+counts the updates.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from momentum_repro.models.autoencoder import DeepAutoencoder, squared_error
 from momentum_repro.optim.hessian_free import HessianFree
 from momentum_repro.training.modules.base import GuardedModule, MetricSink, OptimizerFactory
+from momentum_repro.workloads.base import Run
 
 
 class UpdateCounter:
@@ -37,26 +38,26 @@ class UpdateCounter:
 
 
 class HessianFreeModule(GuardedModule):
-    """Trains ``model`` with a :class:`HessianFree` optimizer on ``train_data``.
+    """Trains a run's model with a :class:`HessianFree` optimizer on its whole training set.
 
-    Every ``log_every`` updates it reports ``train_error`` (squared error on the fixed
-    ``curve_data``, at the current parameters) and the last update's ``cg_iterations``,
-    ``damping`` (the lambda it used), ``lr`` and ``mu`` (its CG decay). A non-finite objective
-    at the start of an update, or a non-finite curve error, stops the run as diverged.
+    Every ``log_every`` updates it reports the run's curve (``train_error``, at the current
+    parameters) and the last update's ``cg_iterations``, ``damping`` (the lambda it used),
+    ``lr`` and ``mu`` (its CG decay). A non-finite objective at the start of an update, or a
+    non-finite curve error, stops the run as diverged.
     """
 
     def __init__(
         self,
-        model: DeepAutoencoder,
+        run: Run,
         optimizer_factory: OptimizerFactory,
-        train_data: Tensor,
-        curve_data: Tensor,
         log_every: int = 100,
         metric_sink: MetricSink | None = None,
     ) -> None:
-        super().__init__(model, optimizer_factory, log_every, metric_sink)
-        self.train_data = train_data
-        self.curve_data = curve_data
+        super().__init__(run.model, optimizer_factory, log_every, metric_sink)
+        if run.hessian_free_data is None:
+            raise ValueError("Hessian-free trains the deep autoencoders only")
+        self.run = run
+        self.train_data = run.hessian_free_data
         self.hessian_free: HessianFree | None = None  # built by configure_optimizers
         self.last_stats: dict[str, Any] = {}
 
@@ -69,7 +70,7 @@ class HessianFreeModule(GuardedModule):
 
     def on_fit_start(self) -> None:
         self.train_data = self.train_data.to(self.device)
-        self.curve_data = self.curve_data.to(self.device)
+        self.run.to_device(self.device)
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         """One HF update; its loss (at the start of the update) for the divergence guard."""
@@ -78,10 +79,9 @@ class HessianFreeModule(GuardedModule):
 
     def log_curve(self, updates: int) -> None:
         """train_error at the current parameters, and the settings of the last update."""
-        error = squared_error(self.model, self.curve_data)
-        if self.stop_if_not_finite(error, updates):
+        metrics = self.run.curve()
+        if self.stop_if_not_finite(metrics["train_error"], updates):
             return
-        metrics = {"train_error": error}
         if self.last_stats:
             s = self.last_stats
             metrics |= {"cg_iterations": s["cg_iterations"], "damping": s["damping"]}

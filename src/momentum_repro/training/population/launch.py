@@ -1,41 +1,44 @@
-"""``train_populations``: what ``hydra/launcher=population`` does before it runs the jobs.
+"""What ``hydra/launcher=population`` does with a multirun's jobs: plan them, group them into
+populations, train each population and hand each member's job its outcome.
 
-Each job's config is planned as ``run_job`` plans it (validated, data read, resume key); the
-jobs that can be members are grouped (``population_group``), each group is trained as
-populations of at most ``max_members``, and every member's outcome is left in
-``trained_members`` for its job to log. Jobs that are invalid, already finished, or have no
-population form are left alone: their jobs run (or report their error) as usual.
+Each job's config is planned as ``run_job`` plans it (checked, data read once for all, resume
+key); the jobs that can be members are grouped (``population_group``) and split into
+populations of at most ``max_members``. A population's members are trained together
+(``fit_population``, checkpointed) and each member's outcome is saved to a file that its job
+gets in its own config (``trainer.population_result``). Jobs that are invalid, already
+finished, or have no population form are left alone: their jobs run (or report their error)
+as usual. A member trained but not yet logged when a sweep was killed is not trained again.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
+from momentum_repro.runtime import torch_threads
 from momentum_repro.tracking.mlflow_tracking import (
     experiment_id,
     find_completed_run,
+    store_root,
     tracking_uri,
 )
-from momentum_repro.training.population.fit import fit_population
+from momentum_repro.training.population import outcome as member_outcome
+from momentum_repro.training.population.fit import fit_population, population_folder
 from momentum_repro.training.population.members import (
     is_nesterov,
     population_group,
     solo_only_reason,
 )
-from momentum_repro.training.population.outcome import (
-    TrainedMember,
-    loaded_sets,
-    trained_members,
-)
-from momentum_repro.training.progress import run_name
-from momentum_repro.training.run import RunPlan, plan_run, torch_threads
+from momentum_repro.training.run import RunPlan, plan_run
 from momentum_repro.training.tuning import apply_momentum_gap
 
 log = logging.getLogger(__name__)
@@ -57,60 +60,108 @@ def split_evenly(items: Sequence[Any], max_size: int) -> list[list[Any]]:
     return out
 
 
-def _already_done(plan: RunPlan, clients: dict[str, tuple[MlflowClient, str]]) -> bool:
-    cfg = plan.cfg
-    if not cfg.tracking.resume:
-        return False
-    uri = tracking_uri(cfg.tracking.uri)
-    if uri not in clients:
-        client = MlflowClient(uri)
-        clients[uri] = (
-            client,
-            experiment_id(client, cfg.tracking.experiment, cfg.tracking.artifact_root),
-        )
-    client, exp_id = clients[uri]
-    return find_completed_run(client, exp_id, plan.key) is not None
+@dataclass
+class Member:
+    """A job that trains as a population member: its index in the multirun and its plan."""
+
+    job: int
+    plan: RunPlan
 
 
-def population_plans(cfgs: Sequence[DictConfig]) -> list[list[RunPlan]]:
-    """The groups of jobs to train together (unsplit), in job order."""
-    clients: dict[str, tuple[MlflowClient, str]] = {}
-    groups: dict[str, list[RunPlan]] = {}
-    keys: set[str] = set()
-    for cfg in cfgs:
+@dataclass
+class Plan:
+    """A multirun's jobs as the launcher runs them: populations, and jobs it leaves alone."""
+
+    populations: list[list[Member]] = field(default_factory=list)
+    trained: dict[int, Path] = field(default_factory=dict)  # job -> its outcome, not logged yet
+
+    def member_jobs(self) -> set[int]:
+        return {m.job for p in self.populations for m in p} | set(self.trained)
+
+
+def member_folder(cfg: DictConfig) -> Path:
+    """Where populations keep their checkpoints and their members' outcomes."""
+    return store_root() / str(cfg.trainer.checkpoint_dir)
+
+
+class _Finished:
+    """Which runs MLflow already holds, one client per tracking URI."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, tuple[MlflowClient, str]] = {}
+
+    def __call__(self, plan: RunPlan) -> bool:
+        cfg = plan.cfg
+        if not cfg.tracking.resume:
+            return False
+        uri = tracking_uri(cfg.tracking.uri)
+        if uri not in self.clients:
+            client = MlflowClient(uri)
+            exp = experiment_id(client, cfg.tracking.experiment, cfg.tracking.artifact_root)
+            self.clients[uri] = (client, exp)
+        client, exp = self.clients[uri]
+        return find_completed_run(client, exp, plan.key) is not None
+
+
+def plan_populations(cfgs: Sequence[DictConfig], max_members: int) -> Plan:
+    """The populations to train (each at most ``max_members``, NAG members first, then CM and
+    SGD in job order: a population's momentum update is then one pass of each method's rule
+    over contiguous members), and the jobs already trained."""
+    finished = _Finished()
+    loaded: dict[str, Any] = {}  # every set read once, for all the jobs
+    groups: dict[str, list[Member]] = {}
+    plan, keys = Plan(), set()
+    for job, cfg in enumerate(cfgs):
         try:
-            plan = plan_run(apply_momentum_gap(cfg), loaded_sets)
+            run = plan_run(apply_momentum_gap(cfg), loaded)
         except Exception:  # the job reports it itself, as a job of any launcher does
             continue
-        reason = solo_only_reason(plan.cfg)
+        reason = solo_only_reason(run.cfg)
         if reason is not None:
-            log.info("%s: trained alone (%s)", run_name(plan.cfg), reason)
+            log.info("%s: trained alone (%s)", run.workload.run_name(), reason)
             continue
-        if plan.key in keys or _already_done(plan, clients):
+        if run.key in keys or finished(run):
             continue  # its job finds the finished run and skips it
-        keys.add(plan.key)
-        groups.setdefault(population_group(plan.cfg), []).append(plan)
-    # NAG members first, then CM and SGD (each in job order): a population's momentum update
-    # is then one pass of each method's rule over contiguous members (``method_runs``)
-    return [sorted(g, key=lambda plan: not is_nesterov(plan.cfg)) for g in groups.values()]
-
-
-def train_populations(
-    cfgs: Sequence[DictConfig], max_members: int, cuda_graph: bool = True
-) -> None:
-    """Train every population of these jobs; outcomes go to ``trained_members``.
-    ``cuda_graph``: on a GPU, replay each update as a CUDA graph (``graphed.py``)."""
-    for group in population_plans(cfgs):
-        for plans in split_evenly(group, max_members):
-            if len(plans) == 1:
-                log.info("%s: a population of one, trained alone", run_name(plans[0].cfg))
+        keys.add(run.key)
+        waiting = member_outcome.member_file(member_folder(run.cfg), run.key)
+        if waiting.exists():  # trained by an earlier sweep that was killed before logging it
+            plan.trained[job] = waiting
+            continue
+        groups.setdefault(population_group(run.cfg), []).append(Member(job, run))
+    for group in groups.values():
+        ordered = sorted(group, key=lambda m: not is_nesterov(m.plan.cfg))
+        for members in split_evenly(ordered, max_members):
+            if len(members) == 1:
+                log.info(
+                    "%s: a population of one, trained alone", members[0].plan.workload.run_name()
+                )
                 continue
-            cfg = plans[0].cfg
-            torch.set_num_threads(torch_threads(cfg.trainer.threads, 1))
-            try:
-                trained_members.update(fit_population(plans, cuda_graph))
-            except Exception as error:  # each member's job then records the run as FAILED
-                log.exception("a population of %d failed", len(plans))
-                reason = f"{type(error).__name__}: {error}"
-                for plan in plans:
-                    trained_members[plan.key] = TrainedMember(len(plans), error=reason)
+            plan.populations.append(members)
+    return plan
+
+
+def train_population(members: Sequence[Member], cuda_graph: bool = True) -> dict[int, Path]:
+    """Train one population (from its checkpoint, if an earlier sweep left one) and save each
+    member's outcome; job -> the outcome's file. A population that fails gives each member
+    the error, and each member's job records its run as FAILED."""
+    plans = [m.plan for m in members]
+    cfg = plans[0].cfg
+    folder = member_folder(cfg)
+    checkpoints = population_folder(folder, [p.key for p in plans])
+    torch.set_num_threads(torch_threads(cfg.trainer.threads, 1))
+    try:
+        trained = fit_population(plans, checkpoints, cuda_graph)
+    except Exception as error:  # each member's job then records the run as FAILED
+        log.exception("a population of %d failed", len(plans))
+        reason = f"{type(error).__name__}: {error}"
+        trained = {p.key: member_outcome.TrainedMember(len(plans), error=reason) for p in plans}
+    paths = {}
+    for member in members:
+        outcome = trained[member.plan.key]
+        outcome.meta = member.plan.prepared.meta
+        paths[member.job] = member_outcome.save(
+            outcome, member_outcome.member_file(folder, member.plan.key)
+        )
+    if not cfg.trainer.keep_checkpoints:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    return paths

@@ -13,6 +13,7 @@ from momentum_repro.optim.momentum import ClassicalMomentum, Nesterov
 from momentum_repro.tracking.mlflow_tracking import flatten
 from momentum_repro.training.optimizers import optimizer_factory
 from momentum_repro.training.population.momentum import MomentumSchedule
+from momentum_repro.workloads import workload_for
 
 # Keys in which the members of one population may differ: the optimizer (method, lr, mu_max,
 # its schedule and final phase), the seed (init and minibatches) and the initialization's
@@ -63,15 +64,11 @@ def is_nesterov(cfg: DictConfig) -> bool:
 
 def solo_only_reason(cfg: DictConfig) -> str | None:
     """Why a run must be trained alone (None: it can be a population member)."""
-    kind = cfg.data.kind
-    if kind not in ("autoencoder", "rnn"):
-        return f"data kind {kind!r} has no population form"
-    if cfg.optimizer.get("kind") == "hessian_free":
-        return "Hessian-free has no population form"
+    refusal = workload_for(cfg).population_refusal()
+    if refusal is not None:
+        return refusal
     if cfg.trainer.get("clip_grad_norm") is not None:
         return "gradient clipping (trainer.clip_grad_norm) is per run"
-    if kind == "rnn" and cfg.model.get("implementation", "bptt") != "bptt":
-        return "only the hand-written BPTT network has a population form"
     target = _factory_target(cfg)
     if target not in (CLASSICAL_MOMENTUM, NESTEROV):
         return (

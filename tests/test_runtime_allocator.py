@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from momentum_repro.allocator import MMAP_THRESHOLD_MAX, keep_freed_memory
+from momentum_repro.runtime import MMAP_THRESHOLD_MAX, keep_freed_memory
 
 # Real RNN updates (addition, T=30, batch 100, 100 units: whole-sequence blocks of about
 # 1.3 MB made and freed every update); prints the page faults of the last 50 updates.
 CHILD = """
 import resource, sys, numpy as np, torch
-from momentum_repro.allocator import keep_freed_memory
+from momentum_repro.runtime import keep_freed_memory
 from momentum_repro.data.rnn_tasks import get_task
 from momentum_repro.models.rnn import TanhRNN, batch_tensors, task_loss
 if sys.argv[1] == "keep":

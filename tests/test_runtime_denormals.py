@@ -8,10 +8,8 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from conftest import with_values
-from momentum_repro.data.sets import load_set
-from momentum_repro.models.denormals import flush_denormals, on_every_openmp_thread
-from momentum_repro.training.fit_autoencoder import fit_autoencoder
+from conftest import train, with_values
+from momentum_repro.runtime import flush_denormals, on_every_openmp_thread
 from momentum_repro.training.run import run_job
 
 SMALLEST_NORMAL = torch.finfo(torch.float32).tiny  # 1.1754944e-38
@@ -72,9 +70,8 @@ def test_every_run_sets_the_mode_from_its_config(tiny_cfg: DictConfig, flush: bo
 
 @pytest.mark.slow
 def test_flushing_does_not_change_the_final_errors(tiny_cfg: DictConfig) -> None:
-    data = load_set(tiny_cfg.data.path)
-    flushed = fit_autoencoder(with_values(tiny_cfg, trainer__flush_denormal=True), data).final
-    kept = fit_autoencoder(with_values(tiny_cfg, trainer__flush_denormal=False), data).final
+    flushed = train(with_values(tiny_cfg, trainer__flush_denormal=True)).final
+    kept = train(with_values(tiny_cfg, trainer__flush_denormal=False)).final
     assert flushed.keys() == kept.keys()
     for name, value in kept.items():
         assert flushed[name] == pytest.approx(value, rel=1e-4), name

@@ -1,8 +1,8 @@
 """A trained classifier's decision boundary as a value: its probabilities on a grid over the
 data, with the data. NumPy only, so the report draws it without torch.
 
-A moons run stores one as the MLflow artifact ``decision_boundary.npz``
-(docs/CONVENTIONS.md); the report reads it back with :func:`load_boundary`.
+A moons run stores one as the MLflow artifact ``decision_boundary.npz`` (docs/CONVENTIONS.md;
+``workloads/moons.py`` draws it); the report reads it back with :func:`load_boundary`.
 """
 
 from __future__ import annotations
