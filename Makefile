@@ -17,6 +17,9 @@ else
 TORCH_SOURCE := --extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match
 endif
 
+# `make mlflow-ui MLFLOW_PORT=5001` (or mlflow-server): another port
+MLFLOW_PORT ?= 5000
+
 .PHONY: help venv lock check-lock repro repro-full test test-fast lint format bench report mlflow-ui mlflow-server data-push data-pull clean
 
 help: ## list the targets
@@ -28,8 +31,8 @@ $(UV):
 
 # --compile-bytecode: every process of a run (dvc, each sweep's workers, the report) imports
 # torch, Lightning and MLflow. Without .pyc files, where Python may not write them
-# (PYTHONDONTWRITEBYTECODE, a read-only venv), each import compiles them from source again:
-# measured on 2 cores, 22 s per process against 7 s.
+# (PYTHONDONTWRITEBYTECODE, a read-only venv), each import compiles them from source again,
+# several times slower.
 $(VENV)/.installed: $(LOCK) pyproject.toml | $(UV)
 	$(UV) pip sync -q --compile-bytecode --python $(PY) $(TORCH_SOURCE) $(LOCK)
 	$(UV) pip install -q --python $(PY) --no-deps -e .
@@ -71,17 +74,19 @@ bench: venv ## print throughput benchmarks (updates/s and ratios)
 	$(PY) benchmarks/gv_cost.py
 	$(PY) benchmarks/population_throughput.py
 
-repro-full: venv ## all three autoencoders too (MOMENTUM_REPRO_MIRROR=../shared/data offline)
+repro-full: venv ## all three autoencoders too (offline: MOMENTUM_REPRO_MIRROR=/path/to/mirror)
 	$(VENV)/bin/dvc repro pipelines/full/dvc.yaml
 
-mlflow-ui: venv ## browse the runs: http://127.0.0.1:5000
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --default-artifact-root $(CURDIR)/mlartifacts
+mlflow-ui: venv ## browse the runs (MLFLOW_PORT, default 5000); prints the runs page's URL
+	@$(PY) -c "from momentum_repro.tracking.mlflow_tracking import runs_view_url; \
+		print('the runs:', runs_view_url('sqlite:///$(CURDIR)/mlflow.db', 'momentum-repro', $(MLFLOW_PORT)))"
+	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) \
+		--backend-store-uri sqlite:///$(CURDIR)/mlflow.db --default-artifact-root $(CURDIR)/mlartifacts
 
 # `make mlflow-server MLFLOW_PORT=5001`: the port; MLFLOW_WORKERS: processes answering requests;
 # MLFLOW_STORE: the folder of mlflow.db and mlartifacts/ (this repository's by default).
 # Job execution (MLflow's GenAI background jobs: a pool of huey processes) is off: runs and
 # artifacts need none of it.
-MLFLOW_PORT ?= 5000
 MLFLOW_WORKERS ?= 2
 MLFLOW_STORE ?= $(CURDIR)
 mlflow-server: venv ## tracking server on 127.0.0.1 (MLFLOW_PORT, default 5000): mlflow.db, mlartifacts/

@@ -7,9 +7,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
+try:  # a python without the project is told which command sets it up
+    import yaml
 
-from momentum_repro.data.build import BUILDERS, RawDataMissingError, build_set
+    from momentum_repro.data.build import BUILDERS, RawDataMissingError, build_set
+except ModuleNotFoundError as missing:
+    from project_missing import exit_without_project
+
+    exit_without_project(missing)
 
 
 def main() -> int:

@@ -2,7 +2,7 @@
 (``src/momentum_repro/data/manifest.yaml``) into ``data/raw/`` and checks their sha256.
 
 A mirror (``MOMENTUM_REPRO_MIRROR``: a folder, ``file://`` or ``http(s)://`` base, e.g.
-``../shared/data``) is tried before the upstream URLs. The paper's own prepared files are
+``/path/to/mirror``) is tried before the upstream URLs. The paper's own prepared files are
 optional: when they cannot be had, ``data/raw/fetch_report.json`` lists them as unavailable and
 only ``data.source: paper`` builds fail (with that reason).
 """
@@ -16,8 +16,13 @@ import os
 import sys
 from pathlib import Path
 
-from momentum_repro.data.build import FETCH_REPORT
-from momentum_repro.data.download import MIRROR_ENV, PINS_FILENAME, DownloadError, fetch_all
+try:  # a python without the project is told which command sets it up
+    from momentum_repro.data.build import FETCH_REPORT
+    from momentum_repro.data.download import MIRROR_ENV, PINS_FILENAME, DownloadError, fetch_all
+except ModuleNotFoundError as missing:
+    from project_missing import exit_without_project
+
+    exit_without_project(missing)
 
 
 def main() -> int:

@@ -12,12 +12,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
-from mlflow.tracking import MlflowClient
+try:  # a python without the project is told which command sets it up
+    import yaml
+    from mlflow.tracking import MlflowClient
 
-from momentum_repro.report.build import build_report
-from momentum_repro.report.tuning import tuning_sweeps
-from momentum_repro.tracking.mlflow_tracking import configured_store
+    from momentum_repro.report.build import build_report
+    from momentum_repro.report.tuning import tuning_sweeps
+    from momentum_repro.tracking.mlflow_tracking import configured_store
+except ModuleNotFoundError as missing:
+    from project_missing import exit_without_project
+
+    exit_without_project(missing)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SWEEPS = ("claims_curves_{profile}", "claims_rnn_{profile}")

@@ -22,7 +22,12 @@ pytestmark = pytest.mark.slow
 UPDATES, EVERY = 240, 40
 
 
-def command(tmp_path: Path, store: str, data: Path, *overrides: str) -> list[str]:
+SOLO_SWEEP = ("optimizer=nag", "optimizer.lr=0.01,0.005")  # 2 jobs, one after the other
+
+
+def command(
+    tmp_path: Path, store: str, data: Path, *overrides: str, sweep: tuple = SOLO_SWEEP
+) -> list[str]:
     return [
         sys.executable,
         str(ROOT / "pipelines" / "train.py"),
@@ -38,8 +43,7 @@ def command(tmp_path: Path, store: str, data: Path, *overrides: str) -> list[str
         f"tracking.artifact_root={tmp_path / store / 'mlartifacts'}",
         f"hydra.sweep.dir={tmp_path / store / 'multirun'}",
         "sweep_name=ckpt",
-        "optimizer=nag",
-        "optimizer.lr=0.01,0.005",  # 2 jobs, one after the other (basic launcher)
+        *sweep,
         *overrides,
     ]
 
@@ -126,3 +130,86 @@ def test_a_killed_sweep_resumes_its_interrupted_run_and_ends_as_an_uninterrupted
     assert not list((work / "checkpoints").glob("*/last.ckpt"))  # removed once finished
     artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
     assert {"config.yaml", "final_state_dict.pt"} <= artifacts
+
+
+def test_a_killed_population_sweep_continues_from_its_checkpoint(
+    tmp_path: Path, tiny_curves: Path
+) -> None:
+    """A population of 4 (hydra/launcher=population) killed after its second checkpoint,
+    then run again, continues from the checkpoint and ends with the final errors and curves
+    of an uninterrupted population, bit for bit."""
+    population = (
+        "hydra/launcher=population",
+        "optimizer=cm,nag",
+        "optimizer.mu_max=0.9,0.99",
+        "optimizer.lr=0.01",
+    )
+    (tmp_path / "ref").mkdir()
+    reference = subprocess.run(
+        command(tmp_path, "ref", tiny_curves, sweep=population),
+        cwd=tmp_path / "ref",
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.Popen(
+        command(tmp_path, "work", tiny_curves, sweep=population),
+        cwd=work,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    seen: set[int] = set()
+    while time.monotonic() < deadline and len(seen) < 2 and proc.poll() is None:
+        for ckpt in (work / "checkpoints").glob("population-*/last.ckpt"):
+            try:
+                step = torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
+            except Exception:  # being written
+                continue
+            seen.add(int(step))
+        time.sleep(0.02)
+    assert len(seen) >= 2, f"no second checkpoint seen ({seen}); process ended: {proc.poll()}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert job_runs(tmp_path, "work") == []  # killed in training: no member logged yet
+
+    again = subprocess.run(
+        command(tmp_path, "work", tiny_curves, sweep=population),
+        cwd=work,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming from update" in again.stdout + again.stderr
+
+    def by_config(store: str) -> dict:
+        runs = job_runs(tmp_path, store)
+        return {(r.data.tags["method"], r.data.tags["mu_max"]): r for r in runs}
+
+    runs, ref_runs = by_config("work"), by_config("ref")
+    assert len(runs) == len(ref_runs) == 4
+    client = MlflowClient(f"sqlite:///{tmp_path / 'work' / 'mlflow.db'}")
+    ref_client = MlflowClient(f"sqlite:///{tmp_path / 'ref' / 'mlflow.db'}")
+    for config, ref in ref_runs.items():
+        run = runs[config]
+        assert run.info.status == "FINISHED" and run.data.tags["population_members"] == "4"
+        for key in ("final_train_error", "final_test_error", "train_error_before_final_phase"):
+            assert run.data.metrics[key] == ref.data.metrics[key], (config, key)  # bit for bit
+        curve = [
+            (m.step, m.value) for m in client.get_metric_history(run.info.run_id, "train_error")
+        ]
+        ref_curve = [
+            (m.step, m.value) for m in ref_client.get_metric_history(ref.info.run_id, "train_error")
+        ]
+        assert sorted(curve) == sorted(ref_curve)  # the curve continues, no duplicates
+    assert not list((work / "checkpoints").glob("population-*"))  # removed once logged
+    assert not list((work / "checkpoints").glob("members/*.pt"))

@@ -1,4 +1,4 @@
-"""Jobs that run at once on one SQLite MLflow store lose nothing (issue 11, item 4)."""
+"""Jobs that run at once on one SQLite MLflow store lose nothing."""
 
 from __future__ import annotations
 

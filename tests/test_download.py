@@ -250,7 +250,7 @@ def test_a_verified_file_already_present_is_not_downloaded_again(server, tmp_pat
 
 @pytest.fixture
 def mirror_folder(tmp_path, idx_gz):
-    """A folder laid out like ../shared/data: mnist/<file>."""
+    """A mirror laid out mnist/<file>."""
     folder = tmp_path / "mirror"
     (folder / "mnist").mkdir(parents=True)
     (folder / "mnist" / "images.gz").write_bytes(idx_gz[1])
@@ -308,7 +308,7 @@ def test_offline_without_mirror_fails_fast_with_one_message_listing_each_file(tm
     for entry in required:
         assert entry.name in message and entry.urls[0] in message
     assert "paper.mat" not in message
-    assert f"{MIRROR_ENV}=../shared/data" in message
+    assert f"{MIRROR_ENV}=/path/to/mirror" in message
     assert not list(dest.glob("*.gz")) and not list(dest.glob("*.mat"))
 
 

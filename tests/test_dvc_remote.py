@@ -1,4 +1,4 @@
-"""Built data sets through a DVC remote (issue 11, item 7): ``dvc push`` from the machine that
+"""Built data sets through a DVC remote: ``dvc push`` from the machine that
 built them, ``dvc pull`` into a fresh clone, whose build stages are then up to date."""
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_nag_and_cm_differ() -> None:
 
 
 def test_nag_with_constant_mu_equals_torch_sgd_nesterov_after_change_of_variables() -> None:
-    """torch keeps phi = theta + mu v and b = -v / lr (PAPER.md); with constant mu they agree."""
+    """torch keeps phi = theta + mu v and b = -v / lr; with a constant mu the two agree."""
     A, b = (torch.from_numpy(a) for a in quadratic())
     theta0 = torch.from_numpy(np.random.default_rng(2).normal(size=DIM))
     mu, lr = 0.9, 0.05

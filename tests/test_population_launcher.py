@@ -56,9 +56,17 @@ def test_population_sweep_equals_the_basic_sweep_and_resumes(
     log = done.stdout + done.stderr
     assert "population of 6" in log  # cm, nag, sgd x 2 lr
     assert "has no population form" in log  # adam, trained alone in the same sweep
-    # the members end only once trained: the sweep's lines give no ETA projected from them
-    ends = [line for line in log.splitlines() if "sweep population_test: job" in line]
-    assert len(ends) == 8 and not any("ETA" in line for line in ends), ends
+    # the population's members are logged as soon as it ends, before the jobs it left alone
+    lines = log.splitlines()
+    trained = next(
+        i for i, line in enumerate(lines) if "population of 6" in line and "trained" in line
+    )
+    ends = [i for i, line in enumerate(lines) if "sweep population_test: job" in line]
+    assert len(ends) == 8 and all(i > trained for i in ends)
+    adam = next(
+        i for i, line in enumerate(lines) if "curves adam" in line and "trained 40/40" in line
+    )
+    assert sum(i < adam for i in ends) == 6  # the 6 members were logged before adam trained
     basic = sweep(tmp_path, tiny_curves, "basic", "basic")
     assert basic.returncode == 0, basic.stderr[-3000:]
     pop_client, pop = job_runs(tmp_path, "population")

@@ -83,7 +83,7 @@ def test_a_run_logs_heartbeats_without_a_terminal(
     tiny_cfg: DictConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     cfg = with_values(tiny_cfg, trainer__heartbeat_seconds=1e-9, trainer__progress_bar=False)
-    with caplog.at_level(logging.INFO, logger="momentum_repro.training.callbacks"):
+    with caplog.at_level(logging.INFO, logger="momentum_repro.training.progress"):
         train(cfg)
     lines = [r.getMessage() for r in caplog.records]
     beats = [line for line in lines if ": update " in line]

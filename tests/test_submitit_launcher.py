@@ -1,5 +1,5 @@
 """hydra/launcher=local: the submitit path (pickled jobs, one process each) that
-hydra/launcher=slurm takes on a cluster, with one MLflow parent run per sweep (issue 11, item 6)."""
+hydra/launcher=slurm takes on a cluster, with one MLflow parent run per sweep."""
 
 from __future__ import annotations
 

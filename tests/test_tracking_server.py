@@ -1,4 +1,4 @@
-"""Sweeps, resume and the report through a real MLflow tracking server (issue 11, item 5)."""
+"""Sweeps, resume and the report through a real MLflow tracking server."""
 
 from __future__ import annotations
 

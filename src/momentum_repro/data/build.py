@@ -98,7 +98,7 @@ def require_raw(raw_dir: Path, name: str, dataset: str, source: str) -> Path:
         fix = (
             f"Run the download stage: `dvc repro pipelines/full/dvc.yaml:download`; without "
             f"internet set {MIRROR_ENV} to a folder holding the raw files, "
-            f"e.g. `{MIRROR_ENV}=../shared/data dvc repro pipelines/full/dvc.yaml`."
+            f"e.g. `{MIRROR_ENV}=/path/to/mirror dvc repro pipelines/full/dvc.yaml`."
         )
     raise RawDataMissingError(
         f"data.source={source}: {dataset.upper()} needs {path}, which does not exist.{why} {fix}"

@@ -3,13 +3,13 @@
 For each file the sources are tried in order: the mirror (argument ``mirror`` or the environment
 variable ``MOMENTUM_REPRO_MIRROR``: a local folder, a ``file://`` URL or an ``http(s)://`` base,
 looked up as ``<mirror>/<name>`` and ``<mirror>/<mirror_subdir>/<name>``, the layout of
-``../shared/data``), then the manifest's upstream URLs in order of preference.
+``/path/to/mirror``), then the manifest's upstream URLs in order of preference.
 
 An HTTP transfer streams into ``<name>.part`` (progress bar on a terminal, none under CI), resumes
 with a ``Range`` header after a dropped connection, retries timeouts, connection errors and 5xx
 answers with exponential backoff, and moves on to the next URL on 404. Only a file whose digest
 matches is renamed to its final name; one that fails is moved aside to ``<name>.bad`` and never
-used. Files without a published digest (James Martens' prepared files, see PAPER.md "Data files")
+used. Files without a published digest (James Martens' prepared files)
 are pinned by their first verified download in ``pins.json`` next to the raw data; later downloads
 must match the pin. For gzip files the digest is that of the decompressed content.
 """
@@ -561,7 +561,7 @@ def _missing_message(missing: Mapping[str, DownloadError], dest_dir: Path, base:
         lines.append(
             f"No mirror is set. On a machine without internet, set {MIRROR_ENV} to a folder, "
             f"a file:// URL or an http(s):// base holding these files ({layout}), e.g.\n"
-            f"    export {MIRROR_ENV}=../shared/data"
+            f"    export {MIRROR_ENV}=/path/to/mirror"
         )
     else:
         lines.append(

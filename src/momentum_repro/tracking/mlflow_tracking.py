@@ -81,6 +81,14 @@ def configured_store(conf_dir: str | Path = "conf") -> tuple[str, str, Path]:
     return tracking_uri(str(tracking.uri)), str(tracking.experiment), summaries
 
 
+def runs_view_url(uri: str, experiment: str, port: int, host: str = "127.0.0.1") -> str:
+    """The MLflow UI's page of an experiment's runs (MLflow 3 opens an experiment on another
+    tab): ``http://127.0.0.1:5000/#/experiments/1/runs``; the experiments list before any run."""
+    found = MlflowClient(tracking_uri(uri)).get_experiment_by_name(experiment)
+    page = f"#/experiments/{found.experiment_id}/runs" if found is not None else "#/experiments"
+    return f"http://{host}:{port}/{page}"
+
+
 def is_server_uri(uri: str) -> bool:
     """True for an MLflow tracking server (``http(s)://``), False for a database URI."""
     return uri.startswith(("http:", "https:"))
@@ -118,30 +126,49 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-# What a run executes: a change here reruns it; a change elsewhere (the report, the
-# downloader, tracking) reruns nothing. The data a run reads is hashed separately (data_digest).
+# What a run computes with: a change here reruns it. Not here, so a change reruns nothing:
+# how a run is checked, named, logged, resumed, tuned, launched or reported (training/run.py,
+# checks.py, progress.py, tuning.py, population/launch.py and outcome.py, tracking/, report/,
+# the downloader). The data a run reads is hashed on its own (``data_digest``).
 EXECUTED_CODE = (
     "optim",
     "models",
-    "training",
+    "workloads",
     "data/sets.py",
     "data/rnn_tasks.py",
+    "runtime.py",
+    "training/fit.py",
+    "training/loop.py",
+    "training/callbacks.py",
+    "training/modules",
+    "training/optimizers.py",
+    "training/hessian_free_config.py",
+    "training/population/fit.py",
+    "training/population/graphed.py",
+    "training/population/members.py",
+    "training/population/module.py",
+    "training/population/momentum.py",
 )
+
+
+def code_digest(package: Path = PACKAGE_DIR) -> str:
+    """A digest of the code a run computes with (``EXECUTED_CODE`` under ``package``)."""
+    digest = hashlib.sha256()
+    for name in EXECUTED_CODE:
+        root = package / name
+        paths = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in paths:
+            if path.suffix in {".py", ".yaml", ".json"} and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(package).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @functools.cache
 def library_digest() -> str:
-    """A digest of the library code a run executes (``EXECUTED_CODE``): a run made by other
-    training code is another run."""
-    digest = hashlib.sha256()
-    for name in EXECUTED_CODE:
-        root = PACKAGE_DIR / name
-        paths = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in paths:
-            if path.suffix in {".py", ".yaml", ".json"} and "__pycache__" not in path.parts:
-                digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """The digest of the installed code (``code_digest``): a run made by other code is
+    another run."""
+    return code_digest()
 
 
 def _computed_config(cfg: DictConfig) -> dict[str, str]:

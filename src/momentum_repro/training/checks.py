@@ -12,8 +12,8 @@ import math
 from typing import Any
 
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
-from omegaconf import DictConfig
+from hydra.utils import get_object, instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from momentum_repro.errors import ConfigError
 from momentum_repro.training.hessian_free_config import validate_hessian_free
@@ -81,8 +81,38 @@ def check_schedule(cfg: DictConfig) -> None:
         ) from None
 
 
+# the config nodes built by ``_target_``: what each builds, for the error a misspelling gives
+TARGETS = {
+    "optimizer.factory": "the optimizer (a torch.optim.Optimizer, e.g. torch.optim.RMSprop)",
+    "model": "the model",
+    "data": "the workload (momentum_repro.workloads)",
+    "schedule": "the momentum schedule (momentum_repro.optim)",
+}
+
+
+def check_targets(cfg: DictConfig) -> None:
+    """Every ``_target_`` names something that exists: a misspelt class is one line before
+    anything is trained or logged, not an error of the run."""
+    for node, what in TARGETS.items():
+        target = OmegaConf.select(cfg, f"{node}._target_")
+        if target is None:
+            continue
+        try:
+            get_object(str(target))
+        except Exception:
+            raise ConfigError(
+                f"{node}._target_", target, f"it names no class or function: {what}"
+            ) from None
+
+
+def check_config(cfg: DictConfig) -> None:
+    """The checks that need no data: before the training code is even imported."""
+    check_targets(cfg)
+    check_optimizer(cfg)
+
+
 def check_run(cfg: DictConfig) -> None:
     """Every check of a run's config (after its workload filled in what it derives)."""
-    check_optimizer(cfg)
+    check_config(cfg)
     check_training(cfg)
     check_schedule(cfg)

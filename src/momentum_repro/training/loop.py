@@ -23,8 +23,9 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from torch import Tensor
 
 from momentum_repro.runtime import flush_denormals, keep_freed_memory
-from momentum_repro.training.callbacks import CurveLogger, DivergenceGuard, RunProgress
+from momentum_repro.training.callbacks import CurveLogger, DivergenceGuard
 from momentum_repro.training.modules.base import GuardedModule
+from momentum_repro.training.progress import RunProgress
 
 log = logging.getLogger(__name__)
 

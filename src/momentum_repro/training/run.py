@@ -27,7 +27,7 @@ from momentum_repro.tracking.mlflow_tracking import (
     store_root,
     tracking_uri,
 )
-from momentum_repro.training.checks import check_optimizer, check_run
+from momentum_repro.training.checks import check_config, check_run
 from momentum_repro.training.fit import fit
 from momentum_repro.training.loop import CHECKPOINT
 from momentum_repro.training.population import outcome as member_outcome
@@ -57,8 +57,8 @@ class RunPlan:
 def plan_run(cfg: DictConfig, loaded: dict[str, Any] | None = None) -> RunPlan:
     """Check ``cfg`` once, read its data (``loaded``: sets already read, by path) and compute
     its resume key (``run_key``)."""
+    check_config(cfg)  # before any data is read
     workload = workload_for(cfg)
-    check_optimizer(cfg)  # before any data is read
     prepared = workload.prepare(loaded)
     check_run(prepared.cfg)
     return RunPlan(workload, prepared, run_key(prepared.cfg, prepared.digest))

@@ -126,6 +126,8 @@ class PopulationModule(GuardedModule):
         for k in range(len(self.names)):
             if self.member_diverged_at[k] is not None:
                 continue
+            if self.curves[k] and self.curves[k][-1][1] == updates:
+                continue  # a resumed population: this point is in its checkpoint already
             metrics = self.population.curve(k)
             if metrics is None:
                 self.diverge(k, updates)
