@@ -70,6 +70,25 @@ class MomentumOptimizerConfig:
 
 
 @dataclass
+class HessianFreePhaseConfig:
+    """One stage of a Hessian-free run (``optimizer.phases``): when it starts (an update or a
+    fraction of the run) and the settings it changes; None keeps the value in force
+    (``training/hessian_free_config.py`` turns it into the optimizer's ``Phase``)."""
+
+    start_update: int | None = None
+    start_fraction: float | None = None
+    lr: float | None = None
+    lr_inverse_time: float | None = None  # lr = s / (t - t_start + s): 1 at the stage's start
+    decay: float | None = None  # the CG warm-start decay (the hybrid's mu)
+    cg_max_iters: int | None = None
+    batch_fraction: float | None = None
+    curvature_fraction: float | None = None
+    weight_cost: float | None = None
+    weight_cost_to: float | None = None  # L2 from its value at the start to this at the end
+    line_search: bool | None = None
+
+
+@dataclass
 class HessianFreeConfig:
     """Martens (2010) HF and the momentum-HF hybrid of appendix A.6 (``hf``, ``hf_momentum``)."""
 
@@ -86,7 +105,7 @@ class HessianFreeConfig:
     weight_cost: float = 0.0
     batch_fraction: float = 1.0
     curvature_fraction: Any = 0.25  # an interpolation of data.hf_curvature_fraction
-    phases: list[dict[str, Any]] = field(default_factory=list)
+    phases: list[HessianFreePhaseConfig] = field(default_factory=list)
     factory: dict[str, Any] = field(default_factory=dict)
 
 

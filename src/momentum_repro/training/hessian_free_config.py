@@ -108,10 +108,11 @@ def validate_hessian_free(cfg: DictConfig) -> None:
         raise ConfigError("optimizer.phases", phases, "it must be a list of phases")
     total = int(cfg.trainer.total_updates)
     starts = []
-    for i, phase in enumerate(phases):
+    for i, given in enumerate(phases):
         where = f"optimizer.phases[{i}]"
-        if not isinstance(phase, DictConfig | Mapping):
-            raise ConfigError(where, phase, f"a phase must be a mapping of {PHASE_KEYS}")
+        if not isinstance(given, DictConfig | Mapping):
+            raise ConfigError(where, given, f"a phase must be a mapping of {PHASE_KEYS}")
+        phase = set_keys(given)
         unknown = sorted(set(phase) - set(PHASE_KEYS))
         if unknown:
             raise ConfigError(f"{where}.{unknown[0]}", phase[unknown[0]], f"known: {PHASE_KEYS}")
@@ -130,6 +131,12 @@ def validate_hessian_free(cfg: DictConfig) -> None:
         starts.append(_start_update(phase, total, where))
     if starts != sorted(starts):
         raise ConfigError("optimizer.phases", starts, "phases must be in order of their start")
+
+
+def set_keys(phase: Mapping[str, Any]) -> dict[str, Any]:
+    """A phase's settings that are given (its typed config, ``HessianFreePhaseConfig``, holds
+    every key, None where the phase keeps the value in force)."""
+    return {str(k): v for k, v in phase.items() if v is not None}
 
 
 def _start_update(phase: Mapping[str, Any], total_updates: int, where: str) -> int:
@@ -166,7 +173,7 @@ def phases_from_config(
     out = []
     in_force = weight_cost
     for i, raw in enumerate(phases):
-        phase = dict(raw)
+        phase = set_keys(raw)
         start = _start_update(phase, total_updates, f"optimizer.phases[{i}]")
         values: dict[str, Any] = {k: phase[k] for k in PHASE_VALUES if k in phase}
         if "lr_inverse_time" in phase:
