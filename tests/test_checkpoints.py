@@ -52,6 +52,54 @@ def env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
 
+def run_sweep(tmp_path: Path, store: str, data: Path, sweep: tuple = SOLO_SWEEP) -> str:
+    """The sweep to its end in ``tmp_path/store``; its output."""
+    (tmp_path / store).mkdir(exist_ok=True)
+    done = subprocess.run(
+        command(tmp_path, store, data, sweep=sweep),
+        cwd=tmp_path / store,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout + done.stderr
+
+
+def kill_after_two_checkpoints(
+    tmp_path: Path, data: Path, pattern: str, sweep: tuple = SOLO_SWEEP, ready: str = ""
+) -> None:
+    """Start the sweep in ``tmp_path/work`` and kill it once two checkpoints matching
+    ``pattern`` were written (after the folder ``ready`` exists, when given). The loop only
+    looks at files: it must be quick enough to see two checkpoints on a busy machine (it runs
+    beside other tests in make test's parallel workers)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.Popen(
+        command(tmp_path, "work", data, sweep=sweep),
+        cwd=work,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    seen: set[int] = set()
+    while time.monotonic() < deadline and len(seen) < 2 and proc.poll() is None:
+        if not ready or (work / ready).exists():
+            for ckpt in (work / "checkpoints").glob(pattern):
+                try:
+                    step = torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
+                except Exception:  # being written
+                    continue
+                seen.add(int(step))
+        time.sleep(0.02)
+    assert len(seen) >= 2, f"no second checkpoint seen ({seen}); process ended: {proc.poll()}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def job_runs(tmp_path: Path, store: str) -> list:
     client = MlflowClient(f"sqlite:///{tmp_path / store / 'mlflow.db'}")
     exp = client.get_experiment_by_name("momentum-repro")
@@ -62,59 +110,15 @@ def job_runs(tmp_path: Path, store: str) -> list:
 def test_a_killed_sweep_resumes_its_interrupted_run_and_ends_as_an_uninterrupted_one(
     tmp_path: Path, tiny_curves: Path
 ) -> None:
-    (tmp_path / "ref").mkdir()
-    reference = subprocess.run(
-        command(tmp_path, "ref", tiny_curves),
-        cwd=tmp_path / "ref",
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert reference.returncode == 0, reference.stderr[-3000:]
-
-    work = tmp_path / "work"
-    work.mkdir()
-    proc = subprocess.Popen(
-        command(tmp_path, "work", tiny_curves),
-        cwd=work,
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    run_sweep(tmp_path, "ref", tiny_curves)
     # job 0 (lr 0.01) finishes; kill job 1 (lr 0.005) once its second checkpoint is written.
     # Job 1 has started once Hydra made its folder (multirun/1); job 0 deleted its checkpoints
-    # when it finished, before that, so every checkpoint seen then is job 1's. The loop only
-    # looks at files: it must be quick enough to see two of job 1's six checkpoints on a busy
-    # machine (it runs beside other tests in make test's parallel workers).
-    deadline = time.monotonic() + 300
-    seen: set[int] = set()
-    while time.monotonic() < deadline and len(seen) < 2 and proc.poll() is None:
-        if (work / "multirun" / "1").exists():
-            for ckpt in (work / "checkpoints").glob("*/last.ckpt"):
-                try:
-                    step = torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
-                except Exception:  # being written
-                    continue
-                seen.add(int(step))
-        time.sleep(0.02)
-    assert len(seen) >= 2, f"no second checkpoint seen ({seen}); process ended: {proc.poll()}"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # when it finished, before that, so every checkpoint seen then is job 1's.
+    kill_after_two_checkpoints(tmp_path, tiny_curves, "*/last.ckpt", ready="multirun/1")
     killed = job_runs(tmp_path, "work")
     assert [r.info.status for r in killed] == ["RUNNING", "FINISHED"]  # by lr: 0.005, 0.01
 
-    again = subprocess.run(
-        command(tmp_path, "work", tiny_curves),
-        cwd=work,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
-    out = again.stdout + again.stderr
+    out = run_sweep(tmp_path, "work", tiny_curves)
     assert "already done, skipping" in out and "resuming from update" in out
 
     runs, ref_runs = job_runs(tmp_path, "work"), job_runs(tmp_path, "ref")
@@ -127,7 +131,9 @@ def test_a_killed_sweep_resumes_its_interrupted_run_and_ends_as_an_uninterrupted
     client = MlflowClient(f"sqlite:///{tmp_path / 'work' / 'mlflow.db'}")
     steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "train_error")]
     assert steps == list(range(0, UPDATES + 1, 20))  # the curve continues, no duplicates
-    assert not list((work / "checkpoints").glob("*/last.ckpt"))  # removed once finished
+    assert not list(
+        (tmp_path / "work" / "checkpoints").glob("*/last.ckpt")
+    )  # removed once finished
     artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
     assert {"config.yaml", "final_state_dict.pt"} <= artifacts
 
@@ -144,52 +150,10 @@ def test_a_killed_population_sweep_continues_from_its_checkpoint(
         "optimizer.mu_max=0.9,0.99",
         "optimizer.lr=0.01",
     )
-    (tmp_path / "ref").mkdir()
-    reference = subprocess.run(
-        command(tmp_path, "ref", tiny_curves, sweep=population),
-        cwd=tmp_path / "ref",
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert reference.returncode == 0, reference.stderr[-3000:]
-
-    work = tmp_path / "work"
-    work.mkdir()
-    proc = subprocess.Popen(
-        command(tmp_path, "work", tiny_curves, sweep=population),
-        cwd=work,
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 300
-    seen: set[int] = set()
-    while time.monotonic() < deadline and len(seen) < 2 and proc.poll() is None:
-        for ckpt in (work / "checkpoints").glob("population-*/last.ckpt"):
-            try:
-                step = torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
-            except Exception:  # being written
-                continue
-            seen.add(int(step))
-        time.sleep(0.02)
-    assert len(seen) >= 2, f"no second checkpoint seen ({seen}); process ended: {proc.poll()}"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    run_sweep(tmp_path, "ref", tiny_curves, population)
+    kill_after_two_checkpoints(tmp_path, tiny_curves, "population-*/last.ckpt", population)
     assert job_runs(tmp_path, "work") == []  # killed in training: no member logged yet
-
-    again = subprocess.run(
-        command(tmp_path, "work", tiny_curves, sweep=population),
-        cwd=work,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming from update" in again.stdout + again.stderr
+    assert "resuming from update" in run_sweep(tmp_path, "work", tiny_curves, population)
 
     def by_config(store: str) -> dict:
         runs = job_runs(tmp_path, store)
@@ -211,5 +175,5 @@ def test_a_killed_population_sweep_continues_from_its_checkpoint(
             (m.step, m.value) for m in ref_client.get_metric_history(ref.info.run_id, "train_error")
         ]
         assert sorted(curve) == sorted(ref_curve)  # the curve continues, no duplicates
-    assert not list((work / "checkpoints").glob("population-*"))  # removed once logged
-    assert not list((work / "checkpoints").glob("members/*.pt"))
+    assert not list((tmp_path / "work" / "checkpoints").glob("population-*"))  # removed once logged
+    assert not list((tmp_path / "work" / "checkpoints").glob("members/*.pt"))

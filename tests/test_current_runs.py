@@ -74,12 +74,28 @@ def seeds_per_cell(metrics_dir: Path) -> dict[str, str]:
     return {r["column"]: r["n_seeds"] for r in rows if r["row"] == "curves" and r["n_seeds"]}
 
 
-def test_a_rerun_after_a_code_change_keeps_the_seeds_per_cell(
-    tmp_path: Path, tiny_curves: Path
-) -> None:
+def test_only_the_current_runs_of_a_sweep_fill_its_cells(tmp_path: Path, tiny_curves: Path) -> None:
+    """A tuning study in the same store changes no cell and no verdict; a rerun after a change
+    to the code the runs compute with holds as many seeds per cell as before, not twice as
+    many, and the page says how many runs it left out and why."""
     train(tmp_path, tiny_curves, *CELLS, "sweep_name=cells")
     first = report(tmp_path, "first", "cells")
     assert seeds_per_cell(tmp_path / "first") == {"sgd": "2", "nag_0.99": "2"}
+
+    train(
+        tmp_path,
+        tiny_curves,
+        "experiment=tune",
+        "optimizer=nag",
+        "hydra.sweeper.n_trials=2",
+        launcher="basic",
+    )
+    tuned = report(tmp_path, "tuned", "cells", tuned=("tune_curves_nag",))
+    assert {k: v for k, v in tuned.items() if k != "tuning"} == first
+    assert len(tuned["tuning"]) == 1 and tuned["tuning"][0]["trials"] == "2"
+    assert (tmp_path / "tuned" / "tuning.md").exists()
+    report(tmp_path, "tuned", "cells")  # a rebuild removes what it no longer writes
+    assert not (tmp_path / "tuned" / "tuning.md").exists()
 
     src = tmp_path / "src"  # the same project with a changed optimizer file: new run keys
     shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -92,29 +108,7 @@ def test_a_rerun_after_a_code_change_keeps_the_seeds_per_cell(
     assert second["runs"]["left_out"]["cells"] == {
         "made by other code or data than the current run of its config": 4
     }
-    claims = (tmp_path / "second" / "claims.md").read_text()
-    assert "cells: 4 run(s) left out" in claims
-
-
-def test_a_tuning_study_changes_no_cell_and_no_verdict(tmp_path: Path, tiny_curves: Path) -> None:
-    train(tmp_path, tiny_curves, *CELLS, "sweep_name=cells")
-    before = report(tmp_path, "before", "cells")
-    train(
-        tmp_path,
-        tiny_curves,
-        "experiment=tune",
-        "optimizer=nag",
-        "hydra.sweeper.n_trials=2",
-        launcher="basic",
-    )
-    studies = ("tune_curves_nag",)
-    after = report(tmp_path, "after", "cells", tuned=studies)
-    assert {k: v for k, v in after.items() if k != "tuning"} == before
-    assert (tmp_path / "after" / "tuning.md").exists()
-    assert len(after["tuning"]) == 1 and after["tuning"][0]["trials"] == "2"
-    # a rebuild without the tuned view removes what it no longer writes
-    report(tmp_path, "after", "cells")
-    assert not (tmp_path / "after" / "tuning.md").exists()
+    assert "cells: 4 run(s) left out" in (tmp_path / "second" / "claims.md").read_text()
 
 
 def test_the_readmes_own_optimizer_reaches_the_tables(tmp_path: Path, tiny_curves: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hydra.errors import ConfigCompositionException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
@@ -91,20 +92,24 @@ def test_a_model_less_hf_optimizer_is_built_but_cannot_step() -> None:
         ({"optimizer__cg_max_iters": 0}, "optimizer.cg_max_iters"),
         ({"optimizer__cg_decay": 1.2}, "optimizer.cg_decay"),
         (
-            {"optimizer__phases": [{"start_fraction": 0.5, "batch_fraction": 2.0}]},
+            "optimizer.phases=[{start_fraction:0.5,batch_fraction:2.0}]",
             "optimizer.phases[0].batch_fraction",
         ),
-        ({"optimizer__phases": [{"lr": 0.5}]}, "optimizer.phases[0].start_update"),
-        (
-            {"optimizer__phases": [{"start_update": 3, "cg_steps": 9}]},
-            "optimizer.phases[0].cg_steps",
-        ),
+        ("optimizer.phases=[{lr:0.5}]", "optimizer.phases[0].start_update"),
     ],
 )
-def test_bad_hf_values_name_their_key(values: dict, key: str) -> None:
-    cfg = with_values(compose_config(["optimizer=hf", "profile=tiny"]), **values)
+def test_bad_hf_values_name_their_key(values: dict | str, key: str) -> None:
+    if isinstance(values, str):  # an override, as on the command line
+        cfg = compose_config(["optimizer=hf", "profile=tiny", values])
+    else:
+        cfg = with_values(compose_config(["optimizer=hf", "profile=tiny"]), **values)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.").replace("[", r"\[")):
         check_optimizer(cfg)
+
+
+def test_an_unknown_hf_phase_key_is_refused_by_hydra_itself() -> None:
+    with pytest.raises(ConfigCompositionException, match="cg_steps"):
+        compose_config(["optimizer=hf", "optimizer.phases=[{start_update:3,cg_steps:9}]"])
 
 
 # ------------------------------------------------------------------------------------------

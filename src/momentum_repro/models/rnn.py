@@ -329,49 +329,10 @@ def evaluate_rnn(
     return loss_sum / n, wrong_sum / denominator
 
 
-def train_rnn_steps(
-    model: TanhRNN,
-    task: str | RNNTask,
-    T: int,
-    optimizer: torch.optim.Optimizer,
-    n_updates: int,
-    batch_size: int,
-    generator: np.random.Generator,
-) -> list[float]:
-    """``n_updates`` updates, each on a fresh batch; returns the training loss of each update.
-
-    One update: draw a batch, ``optimizer.step(closure)`` where the closure zeroes the
-    gradients, computes the training objective (``task_loss``, summed over the minibatch) and
-    back-propagates (NAG calls it at the look-ahead point). The loss returned is the
-    closure's, i.e. at the point the gradient was taken.
-    """
-    spec = get_task(task)
-    dtype, device = model.weight_hh.dtype, model.weight_hh.device
-    losses: list[float] = []
-    for _ in range(n_updates):
-        inputs, targets, mask, valid = batch_tensors(spec(T, batch_size, generator), dtype, device)
-
-        def closure(
-            inputs: Tensor = inputs,
-            targets: Tensor = targets,
-            mask: Tensor = mask,
-            valid: Tensor | None = valid,
-        ) -> Tensor:
-            optimizer.zero_grad()
-            loss = task_loss(spec, model(inputs, valid), targets, mask, reduction="sum")
-            loss.backward()
-            return loss
-
-        loss = optimizer.step(closure)
-        losses.append(float(loss.detach()) if loss is not None else float("nan"))
-    return losses
-
-
 __all__ = [
     "TanhRNN",
     "batch_tensors",
     "evaluate_rnn",
     "task_loss",
     "task_zero_one",
-    "train_rnn_steps",
 ]
