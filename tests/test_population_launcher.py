@@ -16,7 +16,7 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-GRID = ["optimizer=cm,nag,sgd,adam", "optimizer.lr=0.01,0.005"]  # adam: no population form
+GRID = ["optimizer=cm,nag,sgd,adam", "optimizer.lr=0.01", "seed=1,2"]  # adam: no population form
 
 
 def sweep(tmp_path: Path, data: Path, store: str, launcher: str) -> subprocess.CompletedProcess:
@@ -54,7 +54,7 @@ def test_population_sweep_equals_the_basic_sweep_and_resumes(
     done = sweep(tmp_path, tiny_curves, "population", "population")
     assert done.returncode == 0, done.stderr[-3000:]
     log = done.stdout + done.stderr
-    assert "population of 6" in log  # cm, nag, sgd x 2 lr
+    assert "population of 6" in log  # cm, nag, sgd x 2 seeds
     assert "has no population form" in log  # adam, trained alone in the same sweep
     # the population's members are logged as soon as it ends, before the jobs it left alone
     lines = log.splitlines()

@@ -262,3 +262,49 @@ def test_sweeps_without_runs_say_not_run(store, tmp_path):
     assert "No runs yet." in (tmp_path / "r" / "table5.md").read_text()
     res = build_report(uri, "no-such-experiment", ["t1"], tmp_path / "r2")
     assert res.n_runs == 0 and (tmp_path / "r2" / "index.html").exists()
+
+
+def test_the_page_leads_with_the_verdicts(report):
+    """index.html, parsed: the claims section comes first, its verdict table names each
+    claim's verdict, a figure per claim with comparisons, then the tables, the rows and
+    columns not run folded away behind one line."""
+    from html.parser import HTMLParser
+
+    class Outline(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sections: list[str] = []  # ids of the <section>s, in order
+            self.headings: list[str] = []  # <h2> texts, in order
+            self.summaries: list[str] = []
+            self._in: str | None = None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "section":
+                self.sections.append(dict(attrs).get("id", ""))
+            if tag in ("h2", "summary"):
+                self._in = tag
+
+        def handle_endtag(self, tag):
+            if tag == self._in:
+                self._in = None
+
+        def handle_data(self, data):
+            if self._in == "h2":
+                self.headings.append(data)
+            elif self._in == "summary":
+                self.summaries.append(data)
+
+    outline = Outline()
+    page = (report.out_dir / "index.html").read_text()
+    outline.feed(page)
+    assert outline.sections[:2] == ["claims", "tables"]
+    assert outline.headings[0].startswith("Does the paper hold?")
+    claims_html = page[page.index('<section id="claims">') : page.index('<section id="tables">')]
+    for verdict in ("not reproduced", "inconclusive", "not run"):
+        assert f'class="verdict {verdict.replace(" ", "-")}"' in claims_html
+    assert claims_html.count("data:image/png;base64,") >= 4  # the claims with comparisons
+    # Table 1 ran Curves only: Mnist and Faces and the columns never run are folded away
+    assert any(
+        s.startswith("Not run at this profile: rows Mnist, Faces") for s in outline.summaries
+    )
+    assert any("experiment=table1" in s for s in outline.summaries)

@@ -224,8 +224,9 @@ def _comparison_rows(verdict: claims.Verdict) -> list:
     """The rows of a claim's comparison figure (comparisons with an interval)."""
     rows = []
     for c in verdict.comparisons:
-        if c.interval is None or c.interval.method == "none":
+        if c.interval is None:  # decided by a divergence: no ratio to draw
             continue
+        no_bar = c.interval.method == "none"  # one run a cell: the seeds, no interval
         if c.interval.method == "paired":
             seeds = [a / b for a, b in zip(c.a.values, c.b.values, strict=True)]
         else:
@@ -235,8 +236,8 @@ def _comparison_rows(verdict: claims.Verdict) -> list:
             (
                 f"{c.row}: {c.a.label} vs {c.b.label}",
                 c.interval.ratio,
-                math.exp(c.interval.low),
-                math.exp(c.interval.high),
+                math.nan if no_bar else math.exp(c.interval.low),
+                math.nan if no_bar else math.exp(c.interval.high),
                 seeds,
                 c.outcome,
                 1 / c.factor,
