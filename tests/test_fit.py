@@ -70,6 +70,9 @@ def test_finished_run_is_not_redone(tiny_cfg: DictConfig) -> None:
         ({"model__encoder_sizes": [625, 100, 10]}, "model.encoder_sizes"),
         ({"schedule__final_phase_updates": 100}, "schedule.final_phase_updates"),
         ({"trainer__total_updates": 0}, "trainer.total_updates"),
+        ({"trainer__threads": 0}, "trainer.threads"),
+        ({"trainer__progress_bar": "sometimes"}, "trainer.progress_bar"),
+        ({"optimizer__factory___target_": "torch.optim.RMSProp"}, "optimizer.factory._target_"),
     ],
 )
 def test_bad_values_fail_before_training_naming_the_key(

@@ -45,7 +45,7 @@ def test_an_experiments_sweeper_params_count_as_the_sweeper_runs_them() -> None:
     """experiment=rnn_table's grid lives in hydra.sweeper.params: 4 problems x 4 lrs x 4
     seeds x 8 method columns = the paper's 512 runs (Table 5)."""
     from conftest import compose_config
-    from momentum_repro.grids import grids_as_written
+    from momentum_repro.tracking.sweep_grids import grids_as_written
 
     overrides = ["experiment=rnn_table", "profile=paper"]
     sweeper = compose_config(overrides, with_hydra=True).hydra.sweeper

@@ -12,8 +12,8 @@ from hydra.errors import ConfigCompositionException
 from conftest import compose_config
 from momentum_repro.data.rnn_tasks import make_eval_set
 from momentum_repro.errors import ConfigError
-from momentum_repro.grids import expand_grids
 from momentum_repro.optim import rnn_momentum_schedule
+from momentum_repro.tracking.sweep_grids import expand_grids
 from momentum_repro.training.optimizers import momentum_schedule_of
 from momentum_repro.training.run import run_job
 

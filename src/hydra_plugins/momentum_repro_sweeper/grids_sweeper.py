@@ -12,14 +12,13 @@ rule (``hydra_plugins.*``); its config is registered below as ``hydra/sweeper/gr
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from momentum_repro.grids import expand_grids, grids_as_written
+from momentum_repro.tracking.sweep_grids import BasicSweeper, expand_grids, grids_as_written
 
 
 @dataclass

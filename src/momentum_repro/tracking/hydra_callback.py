@@ -19,7 +19,6 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 from omegaconf import DictConfig, OmegaConf
 
-from momentum_repro.grids import expand_grids, grids_as_written
 from momentum_repro.tracking.mlflow_tracking import (
     PARENT_RUN_ENV,
     experiment_id,
@@ -28,6 +27,7 @@ from momentum_repro.tracking.mlflow_tracking import (
 )
 from momentum_repro.tracking.progress import sweep_progress_line
 from momentum_repro.tracking.summary import record_crash, write_summaries
+from momentum_repro.tracking.sweep_grids import expand_grids, grids_as_written
 
 log = logging.getLogger(__name__)
 SWEEP_JOBS_ENV = "MOMENTUM_REPRO_SWEEP_JOBS"  # N, for "job k/N" lines in the jobs' processes

@@ -52,6 +52,12 @@ def check_training(cfg: DictConfig) -> None:
     """Update counts, batch size, logging interval and the schedule's final phase."""
     for key in ("trainer.total_updates", "trainer.batch_size", "trainer.log_every"):
         _positive_int(cfg, key)
+    threads = cfg.trainer.threads
+    if threads != "auto" and not (is_count(threads) and threads >= 1):
+        raise ConfigError("trainer.threads", threads, "it must be an integer >= 1 or auto")
+    progress_bar = cfg.trainer.progress_bar
+    if progress_bar != "auto" and not isinstance(progress_bar, bool):
+        raise ConfigError("trainer.progress_bar", progress_bar, "it must be true, false or auto")
     schedule = cfg.schedule
     if "period" in schedule:
         _positive_int(cfg, "schedule.period")

@@ -38,7 +38,7 @@ class MatmulPrecision(StrEnum):
 @dataclass
 class TrainerConfig:
     # the profile's update count for this kind of run; null: derived (moons: from epochs)
-    total_updates: Any = None
+    total_updates: int | None = None
     batch_size: int = 200  # section 3: minibatches of 200 (RNNs: 100 sequences)
     log_every: int = 1000  # a curve point every N updates
     curve_cases: int = 2000  # train_error curve on this fixed subset
@@ -93,7 +93,7 @@ class HessianFreeConfig:
     """Martens (2010) HF and the momentum-HF hybrid of appendix A.6 (``hf``, ``hf_momentum``)."""
 
     name: str = "hf"
-    updates: Any = None  # HF's own update count (an interpolation of updates.hessian_free)
+    updates: int | None = None  # HF's own update count (an interpolation of updates.hessian_free)
     lr: float = 1.0
     mu_max: float | None = None
     momentum_schedule: bool = False
@@ -104,7 +104,7 @@ class HessianFreeConfig:
     line_search: bool = True
     weight_cost: float = 0.0
     batch_fraction: float = 1.0
-    curvature_fraction: Any = 0.25  # an interpolation of data.hf_curvature_fraction
+    curvature_fraction: float = 0.25  # an interpolation of data.hf_curvature_fraction
     phases: list[HessianFreePhaseConfig] = field(default_factory=list)
     factory: dict[str, Any] = field(default_factory=dict)
 

@@ -1,5 +1,9 @@
 """A sweep as the union of Hydra grids: the job list of ``hydra/sweeper=grids``.
 
+The one module that reaches into Hydra's internals: the basic sweeper's expansion of a
+command line (``BasicSweeper``), which the grids sweeper extends and the sweep callback uses
+to count a multirun's jobs.
+
 The paper's grids are not one cartesian product: SGD is swept over learning rates only,
 CM and NAG over mu_max x lr. Each grid is a list of overrides as on a command line
 (``["optimizer=cm,nag", "optimizer.mu_max=0.9,0.99"]``), crossed with the command line's own
@@ -11,14 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 
 def _product(overrides: Sequence[str], parser: OverridesParser) -> list[list[str]]:
     """Hydra's basic-sweeper expansion of one command line (later keys win)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
     return BasicSweeper.split_arguments(parser.parse_overrides(list(overrides)), None)[0]
 
 
@@ -52,3 +55,6 @@ def grids_as_written(sweeper: DictConfig) -> list[list[str]]:
     raw = OmegaConf.to_container(grids, resolve=False)
     assert isinstance(raw, list)
     return [[str(o).replace("\\${", "${") for o in grid] for grid in raw]
+
+
+__all__ = ["BasicSweeper", "expand_grids", "grids_as_written"]
