@@ -74,9 +74,9 @@ def sweep_names_of(jobs: list[list[str]], default: str, own: str | None = None) 
 class MlflowSweepCallback(Callback):
     """Creates the sweep's parent run (and the SQLite schema) before any job starts.
 
-    A multirun of several sweeps (``sweep_plan.union_overrides``: jobs that set their own
-    ``sweep_name``) gets one parent run per sweep, each job under its own sweep's parent, as
-    if each sweep had run in its own multirun.
+    A multirun of several sweeps (jobs that set their own ``sweep_name``) gets one parent run
+    per sweep, each job under its own sweep's parent, as if each sweep had run in its own
+    multirun; when it ends, each sweep gets its summary (``tracking/summary.py``).
 
     Jobs find their parent through an environment variable set by ``on_job_start``, which
     Hydra calls in the job's own process: the basic launcher's in-process jobs, the joblib

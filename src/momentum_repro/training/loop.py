@@ -61,7 +61,7 @@ def set_numerics(cfg: DictConfig) -> None:
     """The process-wide float modes a run asks for: denormals flushed to zero on the CPU
     (``trainer.flush_denormal``), and float32 matmul precision (``trainer.matmul_precision``:
     ``highest``, or ``high``, TF32 on a GPU that has it). Also keeps freed memory in the
-    process (``allocator.py``: fewer page faults per update, the same numbers)."""
+    process (``runtime.py``: fewer page faults per update, the same numbers)."""
     keep_freed_memory()
     flush_denormals(bool(cfg.trainer.flush_denormal))
     torch.set_float32_matmul_precision(str(cfg.trainer.get("matmul_precision", "highest")))

@@ -1,6 +1,6 @@
 """Population training: the runs of a sweep grid trained as K members of one stacked model.
 
-Each member is the solo run of its config (``fit_autoencoder`` / ``fit_rnn``) computed in
+Each member is the solo run of its config (``training/fit.py`` on its workload) computed in
 batched form: the same initialization, minibatches, optimizer arithmetic, curves and final
 errors. ``hydra/launcher=population`` groups a multirun's jobs into populations.
 """
