@@ -40,6 +40,8 @@ def main(cfg: DictConfig) -> dict | float:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {error}", file=sys.stderr, flush=True)
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            raise  # this job failed: the multirun records it, runs the others, then fails
         raise SystemExit(2) from None
     from momentum_repro.tracking.mlflow_tracking import store_root
     from momentum_repro.tracking.summary import add_single_run, record_job

@@ -69,6 +69,18 @@ def test_minibatches_are_the_exercises() -> None:
         np.testing.assert_array_equal(torch.cat([b[0] for b in batches]).squeeze(1).numpy(), order)
 
 
+def test_a_resumed_run_continues_the_minibatches_where_it_stopped() -> None:
+    points = torch.arange(300.0).unsqueeze(1)
+    labels = torch.arange(300)
+    straight = iter(ReshuffledBatches(points, labels, 64, first_seed=11))
+    expected = [next(straight)[1] for _ in range(12)][7:]
+    resumed = ReshuffledBatches(points, labels, 64, first_seed=11)
+    resumed.skip(7)  # 7 batches trained: the third batch of the second epoch comes next
+    stream = iter(resumed)
+    for batch in expected:
+        torch.testing.assert_close(next(stream)[1], batch)
+
+
 def test_network_is_the_exercises() -> None:
     """He init drawn as the exercise draws it, and a NumPy forward pass, cost and accuracy."""
     cfg = compose_config(["experiment=moons"])

@@ -30,6 +30,7 @@ from momentum_repro.training.population.fit import fit_population
 from momentum_repro.training.population.launch import plan_populations, split_evenly
 from momentum_repro.training.population.members import population_group, solo_only_reason
 from momentum_repro.training.population.momentum import method_runs
+from momentum_repro.training.population.outcome import TrainedMember, member_file, save
 from momentum_repro.training.run import RunPlan, plan_run
 
 # 200 updates of float64, period 5 (mu rises 0.5, 0.75, ... and caps at mu_max within the run)
@@ -286,6 +287,30 @@ def test_a_population_puts_its_nag_members_first_then_the_rest_in_job_order(
     (group,) = plan_populations([compose_config(base + job) for job in jobs], 32).populations
     order = [(str(m.plan.cfg.optimizer.name), float(m.plan.cfg.optimizer.lr)) for m in group]
     assert order == [("nag", 0.02), ("nag", 0.04), ("cm", 0.01), ("sgd", 0.03)]
+
+
+def test_a_member_trained_before_is_logged_and_a_failed_one_trained_again(
+    rnn_eval_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep killed after a population ended but before its members were logged finds
+    their outcomes; one whose population failed is planned into a population again."""
+    monkeypatch.chdir(tmp_path)  # where the population's folders go (the store's root)
+    jobs = [["optimizer=nag", "optimizer.lr=0.01"], ["optimizer=cm", "optimizer.lr=0.02"]]
+    cfgs = [
+        compose_config([*rnn_overrides(rnn_eval_set), "tracking.resume=false", *j]) for j in jobs
+    ]
+    (group,) = plan_populations(cfgs, 32).populations
+    nag, cm = (m.plan for m in group)
+    folder = tmp_path / "checkpoints"
+    save(
+        TrainedMember(2, FitResult(10, 1.0, final={"final_zero_one": 0.5})),
+        member_file(folder, nag.key),
+    )
+    save(TrainedMember(2, error="RuntimeError: out of memory"), member_file(folder, cm.key))
+    plan = plan_populations(cfgs, 32)
+    assert plan.trained == {0: member_file(folder, nag.key)}
+    assert plan.populations == []  # cm alone: a population of one, trained alone
+    assert not member_file(folder, cm.key).exists()
 
 
 @pytest.mark.slow

@@ -184,6 +184,14 @@ def test_claim_d_is_paired_with_its_control_and_untested_without_one() -> None:
     assert table1.ours.verdict == NOT_RUN
 
 
+def test_a_control_is_paired_by_seed_on_the_seeds_both_cells_have() -> None:
+    records = final_phase(0.4, 0.3, 0.36)
+    records = [r for r in records if not (r.final_phase_updates == 0 and r.seed == 2)]
+    (comparison,) = results(records)["d"].ours.comparisons
+    assert comparison.interval is not None and comparison.interval.method == "paired"
+    assert (comparison.interval.n_a, comparison.interval.n_b) == (2, 2)  # seeds 1 and 3
+
+
 def test_every_rule_holds_on_the_papers_own_numbers() -> None:
     """A rule the paper's own tables fail would be a wrongly stated claim."""
     found = check_claims({}, PAPER)

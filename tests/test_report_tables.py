@@ -8,6 +8,7 @@ from momentum_repro.report.runs import RunRecord, newest_per_run_key
 from momentum_repro.report.tables import (
     column_key,
     column_label,
+    group_configs,
     lr_sensitivity,
     protocol_caption,
     select_cell,
@@ -94,6 +95,38 @@ def test_all_diverged_failed_running_and_not_run():
     assert select_cell([run(error=None)], "final_train_error", 1.0).status == "no metric"
     empty = select_cell([], "m", 0.5)
     assert empty.status == "not run" and empty.text == "not run / 0.5"
+
+
+def test_a_cell_is_diverged_only_when_every_learning_rate_diverged():
+    half = [run(lr=0.1, diverged=True), run(lr=0.01, status="RUNNING")]
+    assert select_cell(half, "m", 1.0).status == "running"
+    crashed = [run(lr=0.1, diverged=True), run(lr=0.01, status="FAILED")]
+    assert select_cell(crashed, "m", 1.0).status == "failed"
+    # a config whose seeds still run does not compete on the seeds it has
+    partial = [
+        run(lr=0.01, error=0.1, seed=1),
+        run(lr=0.01, status="RUNNING", seed=2),
+        run(lr=0.005, error=0.2, seed=1),
+        run(lr=0.005, error=0.2, seed=2),
+    ]
+    assert select_cell(partial, "final_train_error", None).best.lr == 0.005
+
+
+def test_one_run_per_seed_and_no_protocols_mixed_in_a_mean():
+    again = [
+        run(error=0.1, seed=1, start_time=1),
+        run(error=0.3, seed=2, start_time=1),
+        run(error=0.11, seed=1, start_time=2),  # seed 1 again (another sweep): counted once
+    ]
+    cell = select_cell(again, "final_train_error", None)
+    assert cell.seeds == (1, 2) and cell.values == (0.11, 0.3)
+    other_profile = [
+        run(error=0.1, seed=1, profile="quick"),
+        run(error=0.1, seed=2, profile="quick"),
+        run(error=0.5, seed=3, profile="cpu"),
+    ]
+    configs = group_configs(other_profile)
+    assert sorted(len(c.runs) for c in configs) == [1, 2]
 
 
 def test_newest_finished_per_run_key():

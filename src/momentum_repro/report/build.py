@@ -227,11 +227,16 @@ def _comparison_rows(verdict: claims.Verdict) -> list:
         if c.interval is None:  # decided by a divergence: no ratio to draw
             continue
         no_bar = c.interval.method == "none"  # one run a cell: the seeds, no interval
+        a_values = [max(v, c.floor) for v in c.a.values]
+        b_values = [max(v, c.floor) for v in c.b.values]
         if c.interval.method == "paired":
-            seeds = [a / b for a, b in zip(c.a.values, c.b.values, strict=True)]
+            by_seed = dict(zip(c.b.seeds, b_values, strict=True))
+            seeds = [
+                a / by_seed[s] for s, a in zip(c.a.seeds, a_values, strict=True) if s in by_seed
+            ]
         else:
-            gm = math.exp(fmean(math.log(max(v, 1e-300)) for v in c.b.values))
-            seeds = [a / gm for a in c.a.values]
+            gm = math.exp(fmean(math.log(v) for v in b_values))
+            seeds = [a / gm for a in a_values]
         rows.append(
             (
                 f"{c.row}: {c.a.label} vs {c.b.label}",

@@ -135,7 +135,7 @@ class OurNumbers:
             return Number(None, label)
         lr = f"lr {c.best.lr:g}; " if c.best.lr is not None else ""
         runs = ", ".join(r.run_id[:8] for r in c.best.finished_runs)
-        return Number(c.ours, label, c.values, c.best.seeds, f"{lr}runs {runs}", c.best)
+        return Number(c.ours, label, c.values, c.seeds, f"{lr}runs {runs}", c.best)
 
 
 class PublishedNumbers:
@@ -169,6 +169,7 @@ class Comparison:
     interval: Interval | None = None
     factor: float = 1.0
     decided_by: str | None = None  # "SGD diverged at every lr": decided by a divergence
+    floor: float = 0.0  # the error an error of 0 is read as (``stats.logs``)
 
     @property
     def text(self) -> str:
@@ -209,12 +210,18 @@ def compare(
         loser = a if a.diverged else b
         outcome = FAILS if a.diverged else HOLDS
         return Comparison(row, a, b, outcome, None, factor, f"{loser.label} diverged at every lr")
-    paired = paired and a.seeds == b.seeds and len(a.seeds) > 1
+    floor = FLOOR.get(table, 0.0)
     points = a.config is None and b.config is None  # the paper's numbers: no spread
-    interval = log_ratio_interval(
-        a.values, b.values, floor=FLOOR.get(table, 0.0), paired=paired, points=points
-    )
-    return Comparison(row, a, b, verdict(interval, factor), interval, factor)
+    a_values, b_values = a.values, b.values
+    paired = paired and not points
+    if paired:  # the seeds both cells have, each with its own pair
+        by_seed = dict(zip(b.seeds, b.values, strict=True))
+        common = [(v, by_seed[s]) for s, v in zip(a.seeds, a.values, strict=True) if s in by_seed]
+        paired = len(common) > 1
+        if paired:
+            a_values, b_values = tuple(x for x, _ in common), tuple(y for _, y in common)
+    interval = log_ratio_interval(a_values, b_values, floor=floor, paired=paired, points=points)
+    return Comparison(row, a, b, verdict(interval, factor), interval, factor, floor=floor)
 
 
 def _mu_columns(numbers: Numbers, table: str, method: str) -> dict[float, str]:
@@ -462,7 +469,7 @@ def judge(claim: Claim, numbers: Numbers) -> Verdict:
         tested.append(words)
         row_outcomes.append(_row_outcome([c.outcome for c in found]))
         comparisons += [
-            Comparison(words, c.a, c.b, c.outcome, c.interval, c.factor, c.decided_by)
+            Comparison(words, c.a, c.b, c.outcome, c.interval, c.factor, c.decided_by, c.floor)
             for c in found
         ]
     if not tested:
@@ -585,7 +592,8 @@ INTRO = (
     "over seeds (Welch's t on log errors; paired by seed against a control): it holds when "
     "the whole interval is on the claim's side, fails when it is all on the other side, and "
     "is inconclusive otherwise. A claim is reproduced when every comparison holds, not "
-    "reproduced when one fails, inconclusive otherwise. The same rules are applied to the "
+    "reproduced when one fails, inconclusive otherwise; each interval is at 95% for its own "
+    "comparison, so a claim of many comparisons can fail one by chance: each is listed. The same rules are applied to the "
     "paper's own published numbers (points, no spread)."
 )
 
@@ -644,9 +652,11 @@ def _comparison_dict(c: Comparison) -> dict[str, object]:
     if c.decided_by is not None:
         out["decided_by"] = c.decided_by
     if c.interval is not None:
+        bounds = [c.interval.low, c.interval.high]
         out |= {
             "log_ratio": c.interval.effect,
-            "interval": [c.interval.low, c.interval.high],
+            # JSON has no infinity: an interval that cannot be had (one run a cell) is null
+            "interval": [b if math.isfinite(b) else None for b in bounds],
             "method": c.interval.method,
         }
     return out

@@ -40,8 +40,8 @@ def cell_detail(cell: Cell) -> str:
         b = cell.best
         parts.append(f"{b.method}, mu_max {b.mu_max:g}" if b.mu_max is not None else b.method)
         parts.append(f"lr {b.lr:g}" if b.lr is not None else "lr ?")
-        seeds = ", ".join(str(s) for s in b.seeds)
-        parts.append(f"{len(b.finished_runs)} seed(s): {seeds}")
+        seeds = ", ".join(str(s) for s in cell.seeds)
+        parts.append(f"{len(cell.seeds)} seed(s): {seeds}" if cell.seeds else "no seed finished")
     if cell.n_configs:
         parts.append(f"{cell.n_diverged}/{cell.n_configs} lr(s) diverged")
     return "; ".join(parts)
@@ -91,7 +91,7 @@ def csv_rows(table: Table) -> list[dict[str, str]]:
                 "method": b.method if b else "",
                 "mu_max": _num(b.mu_max) if b else "",
                 "lr": _num(b.lr) if b else "",
-                "n_seeds": str(len(b.finished_runs)) if b else "",
+                "n_seeds": str(len(cell.seeds)) if b else "",
                 "final_phase_updates": str(b.final_phase_updates) if b else "",
                 "init_scale": _num(b.init_scale) if b else "",
                 "n_lrs": str(cell.n_configs),

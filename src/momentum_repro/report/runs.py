@@ -186,6 +186,7 @@ OLDER_CODE = "made by other code or data than the current run of its config"
 EARLIER_VERSION = "made by an earlier version of the project (no config_key)"
 OTHER_PROFILE = "of another profile"
 NOT_IN_GRID = "not in the sweep's current grid"
+CRASHED_RUN = "crashed without a result"
 
 
 @dataclass
@@ -217,6 +218,8 @@ def _runs_by_id(client: MlflowClient, experiment_id: str, run_ids: list[str]) ->
 
 
 def _why_left_out(record: RunRecord, current: list[RunRecord]) -> str:
+    if record.outcome == FAILED:
+        return CRASHED_RUN
     if not record.config_key:
         return EARLIER_VERSION
     if record.config_key in {r.config_key for r in current}:

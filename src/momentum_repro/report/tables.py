@@ -58,42 +58,54 @@ DATASET_LABELS = {
 
 @dataclass(frozen=True)
 class Config:
-    """One grid point (method, mu_max, lr, final phase, SI scale) with all its seeds."""
+    """One grid point (method, mu_max, lr, final phase, SI scale) of one protocol (profile,
+    updates, schedule period) with its seeds, one run each."""
 
     method: str
     mu_max: float | None
     lr: float | None
     final_phase_updates: int
     init_scale: float
+    protocol: tuple[str, int | None, int | None]
     runs: tuple[RunRecord, ...]
 
     def mean(self, metric: str) -> float | None:
-        """Seed average of a final metric: None if any seed diverged or none finished with it."""
+        """Seed average of a final metric: None if any seed diverged or still runs, or none
+        finished with it (a config competes for its cell with all its seeds done)."""
         values = self.values(metric)
-        return fmean(values) if values else None
+        return fmean(values) if values and self.outcome == FINISHED else None
+
+    def seed_values(self, metric: str) -> dict[int, float]:
+        """seed -> the final metric of each finished seed that has it; {} if any seed
+        diverged (a diverged seed makes the config diverged, never a dropped value)."""
+        if any(r.outcome == DIVERGED for r in self.runs):
+            return {}
+        return {
+            -1 if r.seed is None else r.seed: v
+            for r in self.finished_runs
+            if (v := r.final(metric)) is not None
+        }
 
     def values(self, metric: str) -> tuple[float, ...]:
         """A final metric of each finished seed, by seed; () if any seed diverged."""
-        if any(r.outcome == DIVERGED for r in self.runs):
-            return ()
-        return tuple(v for r in self.finished_runs if (v := r.final(metric)) is not None)
-
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        """The seeds of the finished runs, in order."""
-        return tuple(r.seed if r.seed is not None else -1 for r in self.finished_runs)
+        return tuple(self.seed_values(metric).values())
 
     @property
     def outcome(self) -> str:
+        """diverged if a seed diverged, running while a seed runs, else finished if a seed
+        finished, else failed."""
         outcomes = {r.outcome for r in self.runs}
-        for o in (DIVERGED, FINISHED, RUNNING):
+        for o in (DIVERGED, RUNNING, FINISHED):
             if o in outcomes:
                 return o
         return FAILED
 
     @property
     def finished_runs(self) -> list[RunRecord]:
-        return sorted((r for r in self.runs if r.outcome == FINISHED), key=lambda r: r.seed or 0)
+        return sorted(
+            (r for r in self.runs if r.outcome == FINISHED),
+            key=lambda r: -1 if r.seed is None else r.seed,
+        )
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,7 @@ class Cell:
     n_configs: int = 0
     n_diverged: int = 0  # configs (learning rates) that diverged
     values: tuple[float, ...] = ()  # the reported metric of each seed of ``best``
+    seeds: tuple[int, ...] = ()  # those seeds, in the same order
 
     @property
     def n(self) -> int:
@@ -163,12 +176,21 @@ class Table:
 
 
 def group_configs(runs: Iterable[RunRecord]) -> list[Config]:
-    """Group runs into configs; seeds of one grid point go together."""
-    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
+    """Group runs into configs: the seeds of one grid point of one protocol go together, one
+    run per seed (a finished one before a diverged one before the rest, the newest first),
+    so that no run counts twice as two seeds and no protocols mix in one mean."""
+    groups: dict[tuple, dict[int | None, RunRecord]] = defaultdict(dict)
+    rank = {FINISHED: 0, DIVERGED: 1}
     for r in runs:
-        key = (r.method, r.mu_max, r.lr, r.final_phase_updates, r.init_scale)
-        groups[key].append(r)
-    return [Config(*key, runs=tuple(rs)) for key, rs in groups.items()]
+        protocol = (r.profile, r.total_updates, r.schedule_period)
+        key = (r.method, r.mu_max, r.lr, r.final_phase_updates, r.init_scale, protocol)
+        old = groups[key].get(r.seed)
+        if old is None or (rank.get(r.outcome, 2), -r.start_time) < (
+            rank.get(old.outcome, 2),
+            -old.start_time,
+        ):
+            groups[key][r.seed] = r
+    return [Config(*key, runs=tuple(by_seed.values())) for key, by_seed in groups.items()]
 
 
 def select_cell(
@@ -187,8 +209,10 @@ def select_cell(
         _, best = min(scored, key=lambda vc: (vc[0], vc[1].lr or 0.0))
         return config_cell(best, reported_metric or metric, paper, len(configs), n_div)
     outcomes = {c.outcome for c in configs}
+    if outcomes == {DIVERGED}:  # every learning rate diverged: a result
+        return Cell(DIVERGED, None, paper, None, len(configs), n_div)
     # FINISHED here means finished without the metric
-    order = ((DIVERGED, DIVERGED), (FINISHED, MISSING), (FAILED, FAILED), (RUNNING, RUNNING))
+    order = ((RUNNING, RUNNING), (FAILED, FAILED), (FINISHED, MISSING))
     status = next((s for o, s in order if o in outcomes), NOT_RUN)
     return Cell(status, None, paper, None, len(configs), n_div)
 
@@ -197,10 +221,14 @@ def config_cell(
     config: Config, metric: str, paper: float | None, n_configs: int = 1, n_diverged: int = 0
 ) -> Cell:
     """The cell of one chosen config: ``metric`` over its seeds."""
-    values = config.values(metric)
-    if not values:
-        return Cell(MISSING, None, paper, config, n_configs, n_diverged)
-    return Cell(FINISHED, fmean(values), paper, config, n_configs, n_diverged, values)
+    if config.outcome == DIVERGED:
+        return Cell(DIVERGED, None, paper, config, n_configs, n_diverged)
+    by_seed = config.seed_values(metric)
+    if not by_seed or config.outcome != FINISHED:
+        status = RUNNING if config.outcome == RUNNING else MISSING
+        return Cell(status, None, paper, config, n_configs, n_diverged)
+    values, seeds = tuple(by_seed.values()), tuple(by_seed)
+    return Cell(FINISHED, fmean(values), paper, config, n_configs, n_diverged, values, seeds)
 
 
 def column_key(method: str, mu_max: float | None) -> str:

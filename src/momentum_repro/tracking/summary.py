@@ -10,13 +10,15 @@ a table.
   a job that crashed is recorded by the sweep's Hydra callback (``record_crash``).
 - When the multirun ends, the callback writes one summary per sweep name its jobs carried
   (``write_summaries``): a multirun defines its sweep, so its summary replaces the old one.
-  A multirun that failed writes them too, marked ``"complete": false``.
+  A multirun that failed or was stopped writes them too, marked ``"complete": false``, over
+  the old summary: the configs it did not reach keep their earlier runs.
 - A single run (no ``-m``) joins its sweep's summary (``add_single_run``), in place of an
   entry of the same config (``config_key``: the run key less code and data).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -96,17 +98,27 @@ def write_summaries(
     written = []
     for name, jobs in by_sweep.items():
         runs = [jobs[k] for k in sorted(jobs)]
-        written.append(_write(summary_path(summary_dir, name), _summary(name, runs, complete)))
+        path = summary_path(summary_dir, name)
+        if not complete and path.exists():  # keep what this multirun did not reach
+            reached = {r.get("config_key") for r in runs if r.get("config_key")}
+            old = [r for r in load_summary(path)["runs"] if r.get("config_key") not in reached]
+            runs = [*old, *(r for r in runs if r.get("config_key") or r.get("status") != "CRASHED")]
+        written.append(_write(path, _summary(name, runs, complete)))
     return written
 
 
 def add_single_run(summary_dir: str | Path, outcome: Mapping[str, Any]) -> Path:
-    """A single run joins its sweep's summary, replacing the entry of the same config."""
+    """A single run joins its sweep's summary, replacing the entry of the same config (under
+    a lock: single runs that end at once each add their own)."""
     name = str(outcome["sweep_name"])
     path = summary_path(summary_dir, name)
-    old = load_summary(path) if path.exists() else _summary(name, [], True)
-    runs = [r for r in old["runs"] if r.get("config_key") != outcome.get("config_key")]
-    return _write(path, _summary(name, [*runs, dict(outcome)], bool(old.get("complete", True))))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = load_summary(path) if path.exists() else _summary(name, [], True)
+        runs = [r for r in old["runs"] if r.get("config_key") != outcome.get("config_key")]
+        summary = _summary(name, [*runs, dict(outcome)], bool(old.get("complete", True)))
+        return _write(path, summary)
 
 
 def load_summary(path: str | Path) -> dict[str, Any]:

@@ -43,11 +43,14 @@ class FitResult:
 
 
 def quiet_lightning() -> None:
-    """Lightning's banner lines (GPU available, ...) say nothing about a CPU run, and its
-    pytree deprecation notice (a Lightning-internal call) would repeat in every job's log."""
+    """Lightning's banner lines (GPU available, ...) say nothing about a CPU run, its pytree
+    deprecation notice (a Lightning-internal call) would repeat in every job's log, and its
+    advice to save the state before the update under manual optimization does not apply: a
+    checkpoint at update t is the state after it, the state a resumed run continues from."""
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization.*")
 
 
 def progress_bar_enabled(setting: str | bool) -> bool:

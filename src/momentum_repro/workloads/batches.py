@@ -72,15 +72,23 @@ class ReshuffledBatches:
         self.points, self.labels = points, labels
         self.batch_size = batch_size
         self.first_seed = first_seed
+        self.skipped = 0  # batches a resumed run trained on already
 
     @property
     def batches_per_epoch(self) -> int:
         return -(-self.points.shape[0] // self.batch_size)
 
+    def skip(self, batches: int) -> None:
+        """Continue after ``batches`` batches, as a run resumed at that update does."""
+        self.skipped = batches
+
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         n = self.points.shape[0]
-        for epoch in itertools.count():
+        first_epoch, first_batch = divmod(self.skipped, self.batches_per_epoch)
+        self.skipped = 0
+        for epoch in itertools.count(first_epoch):
             order = torch.from_numpy(np.random.RandomState(self.first_seed + epoch).permutation(n))
-            for start in range(0, n, self.batch_size):
+            starts = range(0, n, self.batch_size)
+            for start in starts[first_batch if epoch == first_epoch else 0 :]:
                 take = order[start : start + self.batch_size]
                 yield self.points[take], self.labels[take]

@@ -42,8 +42,9 @@ def population_device(accelerator: str) -> torch.device:
 
 
 def population_folder(root: Path, keys: Sequence[str]) -> Path:
-    """A population's checkpoint folder: one per set of members (their resume keys)."""
-    digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:16]
+    """A population's checkpoint folder: one per list of members (their resume keys, in the
+    order of the stacked model: a checkpoint's tensors are by position)."""
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
     return root / f"population-{digest}"
 
 

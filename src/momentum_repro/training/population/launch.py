@@ -125,8 +125,10 @@ def plan_populations(cfgs: Sequence[DictConfig], max_members: int) -> Plan:
         keys.add(run.key)
         waiting = member_outcome.member_file(member_folder(run.cfg), run.key)
         if waiting.exists():  # trained by an earlier sweep that was killed before logging it
-            plan.trained[job] = waiting
-            continue
+            if member_outcome.load(waiting).error is None:
+                plan.trained[job] = waiting
+                continue
+            waiting.unlink()  # its population failed: train it again
         groups.setdefault(population_group(run.cfg), []).append(Member(job, run))
     for group in groups.values():
         ordered = sorted(group, key=lambda m: not is_nesterov(m.plan.cfg))
@@ -149,12 +151,14 @@ def train_population(members: Sequence[Member], cuda_graph: bool = True) -> dict
     folder = member_folder(cfg)
     checkpoints = population_folder(folder, [p.key for p in plans])
     torch.set_num_threads(torch_threads(cfg.trainer.threads, 1))
+    failed = False
     try:
         trained = fit_population(plans, checkpoints, cuda_graph)
     except Exception as error:  # each member's job then records the run as FAILED
         log.exception("a population of %d failed", len(plans))
         reason = f"{type(error).__name__}: {error}"
         trained = {p.key: member_outcome.TrainedMember(len(plans), error=reason) for p in plans}
+        failed = True  # its checkpoint stays: a sweep run again continues from it
     paths = {}
     for member in members:
         outcome = trained[member.plan.key]
@@ -162,6 +166,6 @@ def train_population(members: Sequence[Member], cuda_graph: bool = True) -> dict
         paths[member.job] = member_outcome.save(
             outcome, member_outcome.member_file(folder, member.plan.key)
         )
-    if not cfg.trainer.keep_checkpoints:
+    if not cfg.trainer.keep_checkpoints and not failed:
         shutil.rmtree(checkpoints, ignore_errors=True)
     return paths

@@ -164,7 +164,9 @@ class PopulationModule(GuardedModule):
 
     def results(self, updates: int, seconds: float) -> list[FitResult]:
         """Each member's result, as its solo run's: where it diverged, or its final metrics
-        (measured with its solo model) and final weights."""
+        (measured with its solo model) and final weights. Its time: its share of the
+        population's."""
+        seconds = seconds / len(self.names)
         out = []
         for k, at in enumerate(self.member_diverged_at):
             if at is not None:
