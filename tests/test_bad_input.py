@@ -101,3 +101,23 @@ def test_a_damaged_set_is_one_line_from_the_command_line(small_set: Path, tmp_pa
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"error: data set file {train_file} is damaged" in result.stderr
+
+
+@pytest.mark.parametrize("entry", ["train.py", "report.py", "build_data.py", "download.py"])
+def test_an_entry_point_under_a_python_without_the_project_says_how_to_set_it_up(
+    entry: str, tmp_path: Path
+) -> None:
+    """As a DVC stage run by a dvc outside .venv: a python that has none of the project's
+    packages (``-S``: no site-packages; no PYTHONPATH) names the command that sets it up."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-S", str(ROOT / "pipelines" / entry)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "is not installed for" in done.stderr and "make venv" in done.stderr
