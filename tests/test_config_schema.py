@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from hydra.errors import ConfigCompositionException
@@ -38,3 +42,19 @@ def test_good_values_are_typed() -> None:
 def test_a_users_optimizer_has_no_schema_and_keeps_its_keys() -> None:
     cfg = compose_config(["optimizer=adam", "+optimizer.factory.amsgrad=true"])
     assert cfg.optimizer.factory.amsgrad is True
+
+
+def test_the_schemas_are_not_options_a_user_can_pick() -> None:
+    """`train.py --help` lists the groups a user composes from; the schemas are not among them."""
+    root = Path(__file__).resolve().parents[1]
+    help_text = subprocess.run(
+        [sys.executable, str(root / "pipelines" / "train.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    ).stdout
+    groups = help_text.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    listed = [line.split(":")[0] for line in groups.splitlines() if ": " in line]
+    assert "optimizer" in listed and "trainer" in listed, groups
+    assert "schema" not in groups.lower(), groups

@@ -1,7 +1,7 @@
 """Structured configs: the typed schemas of the trainer, the paper's optimizers and Hessian-free.
 
 Registered in Hydra's ConfigStore and named first in the defaults list of their YAML files
-(``conf/trainer/default.yaml``: ``defaults: [/schema/trainer/trainer@_here_, _self_]``), so Hydra itself
+(``conf/trainer/default.yaml``: ``defaults: [/trainer_schema@_here_, _self_]``), so Hydra itself
 rejects an unknown key or a wrong type, on the command line or in a file, naming the key.
 What a type cannot say (lr > 0, mu_max in [0, 1), a final phase shorter than the run) is
 checked by hand, once, in ``training/checks.py``. A user's own optimizer has no schema: any
@@ -110,12 +110,13 @@ class HessianFreeConfig:
 
 
 def register_schemas() -> None:
-    """In a group of their own (``schema/``), so that they are never offered as options of
-    ``trainer`` or ``optimizer``; a config file names its schema in its defaults list."""
+    """At the root of the config tree, in no group, so that neither ``--help`` nor the
+    ``trainer`` and ``optimizer`` groups offer them as options; a config file names its
+    schema in its defaults list."""
     store = ConfigStore.instance()
-    store.store(group="schema/trainer", name="trainer", node=TrainerConfig)
-    store.store(group="schema/optimizer", name="momentum", node=MomentumOptimizerConfig)
-    store.store(group="schema/optimizer", name="hessian_free", node=HessianFreeConfig)
+    store.store(name="trainer_schema", node=TrainerConfig)
+    store.store(name="momentum_optimizer_schema", node=MomentumOptimizerConfig)
+    store.store(name="hessian_free_optimizer_schema", node=HessianFreeConfig)
 
 
 register_schemas()
