@@ -11,7 +11,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from torch import Tensor
 from momentum_repro.runtime import flush_denormals, keep_freed_memory
 from momentum_repro.training.callbacks import CurveLogger, DivergenceGuard
 from momentum_repro.training.modules.base import GuardedModule
-from momentum_repro.training.progress import RunProgress
+from momentum_repro.training.progress import RunProgress, quiet_lightning
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +39,6 @@ class FitResult:
     failure_reason: str | None = None
     final: dict[str, float] = field(default_factory=dict)
     weights: dict[str, Tensor] | None = None  # the model's final state_dict (CPU), logged
-
-
-def quiet_lightning() -> None:
-    """Lightning's banner lines (GPU available, ...) say nothing about a CPU run, its pytree
-    deprecation notice (a Lightning-internal call) would repeat in every job's log, and its
-    advice to save the state before the update under manual optimization does not apply: a
-    checkpoint at update t is the state after it, the state a resumed run continues from."""
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization.*")
 
 
 def progress_bar_enabled(setting: str | bool) -> bool:

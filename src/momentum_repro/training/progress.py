@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from typing import Any
 
 import pytorch_lightning as pl
@@ -18,6 +19,26 @@ log = logging.getLogger(__name__)
 
 # the first of these a module has logged is the value a progress line shows
 CURVE_KEYS = ("train_error", "eval_zero_one", "train_loss", "train_cost")
+
+
+def quiet_lightning() -> None:
+    """What Lightning would print that says nothing true about these runs: its banner lines
+    (GPU available, ...) on a CPU run; its pytree deprecation notice (a Lightning-internal
+    call), repeated in every job's log; its advice to save the state before the update under
+    manual optimization (a checkpoint at update t is the state after it, the state a resumed
+    run continues from); and, on a resumed run, that the checkpoint folder is not empty and
+    that the dataloader is not resumable: the workload's stream skips the batches the run
+    trained on (``stream.skip``), so a resumed run ends as an uninterrupted one
+    (``tests/test_checkpoints.py``)."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in (
+        r".*isinstance\(treespec, LeafSpec\).*",
+        r".*ModelCheckpoint with manual optimization.*",
+        r".*Checkpoint directory .* exists and is not empty.*",
+        r".*your dataloader is not resumable.*",
+    ):
+        warnings.filterwarnings("ignore", message=message)
 
 
 def heartbeat_line(
