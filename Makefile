@@ -96,7 +96,7 @@ mlflow-server: venv ## tracking server on 127.0.0.1 (MLFLOW_PORT, default 5000):
 		--serve-artifacts --artifacts-destination $(abspath $(MLFLOW_STORE))/mlartifacts
 
 # `make data-push` / `make data-pull`: the built sets (build stages' outputs) to and from the
-# project's DVC remote (`dvc remote add -d store URL` once; see README, Long runs and clusters)
+# project's DVC remote (`dvc remote add -d store URL` once; see docs/operations.md)
 BUILD_STAGES := build_curves build_rnn
 data-push: venv ## dvc push the built CURVES and RNN sets to the default DVC remote
 	$(VENV)/bin/dvc push $(BUILD_STAGES)

@@ -6,7 +6,7 @@
   gradients a barely-driven RNN propagates back through time, produce float32 values below
   1.2e-38, which x86 CPUs handle in microcode, many times slower than normal floats
   (``benchmarks/step_throughput.py`` prints the ratio). Flushing them to zero replaces values
-  below 1.2e-38 by 0, against errors of order 1e-2 and more (``tests/test_denormals.py``).
+  below 1.2e-38 by 0, against errors of order 1e-2 and more (``tests/test_runtime_denormals.py``).
   The mode is a per-thread register (MXCSR): ``torch.set_flush_denormal`` sets the calling
   thread's only, and the threads of torch's OpenMP pool copy it when they start, so
   :func:`flush_denormals` sets it on every thread of the pool too.

@@ -1,7 +1,7 @@
 """``hydra/launcher=population``: a multirun's jobs trained as populations, each logged as
 its own job as soon as its population ends.
 
-    python pipelines/train.py -m hydra/launcher=population optimizer=cm,nag,sgd \\
+    python pipelines/train.py -m hydra/launcher=population optimizer=cm,nag \\
         optimizer.mu_max=0.9,0.99 optimizer.lr=0.01,0.005 profile=tiny
 
 The launcher composes every job's config, groups the jobs that can share a population (same

@@ -2,8 +2,8 @@
 
 For each file the sources are tried in order: the mirror (argument ``mirror`` or the environment
 variable ``MOMENTUM_REPRO_MIRROR``: a local folder, a ``file://`` URL or an ``http(s)://`` base,
-looked up as ``<mirror>/<name>`` and ``<mirror>/<mirror_subdir>/<name>``, the layout of
-``/path/to/mirror``), then the manifest's upstream URLs in order of preference.
+looked up as ``<mirror>/<name>`` and ``<mirror>/<mirror_subdir>/<name>``: a folder with the raw
+files, or with ``mnist/`` and ``olivetti/`` holding them), then the manifest's upstream URLs in order of preference.
 
 An HTTP transfer streams into ``<name>.part`` (progress bar on a terminal, none under CI), resumes
 with a ``Range`` header after a dropped connection, retries timeouts, connection errors and 5xx

@@ -199,7 +199,7 @@ class CurrentRuns:
     crashed: dict[str, int] = field(default_factory=dict)  # sweep -> jobs that crashed unlogged
 
     def left_out_text(self) -> str:
-        """``curves_quick: 4 runs left out (3 made by other code ...; 1 not in ...)``."""
+        """``claims_curves_quick: 4 run(s) left out (3 made by other code ...; 1 not in ...)``."""
         parts = []
         for name, reasons in self.left_out.items():
             if reasons:

@@ -137,6 +137,7 @@ EXECUTED_CODE = (
     "data/sets.py",
     "data/rnn_tasks.py",
     "runtime.py",
+    "report/boundary.py",  # the decision boundary a moons run computes and logs
     "training/fit.py",
     "training/loop.py",
     "training/callbacks.py",

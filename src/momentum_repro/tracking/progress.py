@@ -1,5 +1,5 @@
 """What progress lines say of time and of a sweep: ``1h02m``, ``3m05s``, ``42s``; ``sweep
-curves_quick: job 3/10 done, 1m40s elapsed, ETA 3m53s``."""
+claims_curves_quick: job 3/10 done, 1m40s elapsed, ETA 3m53s``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def duration(seconds: float) -> str:
 def sweep_progress_line(
     name: str, done: int, total: int, elapsed: float, project: bool = True
 ) -> str:
-    """``sweep curves_quick: job 3/10 done, 1m40s elapsed, ETA 3m53s``: the rest projected
+    """``sweep claims_curves_quick: job 3/10 done, 1m40s elapsed, ETA 3m53s``: the rest projected
     from the mean job; ``project=False``: no ETA (the jobs were trained before they end)."""
     line = f"sweep {name}: job {done}/{total} done, {duration(elapsed)} elapsed"
     if project and 0 < done < total:

@@ -29,7 +29,7 @@ def builds_hessian_free(cfg: DictConfig) -> bool:
 def optimizer_factory(cfg: DictConfig) -> Callable[[Iterable[Tensor]], torch.optim.Optimizer]:
     """``params -> optimizer`` from ``optimizer.factory`` (a ``_partial_`` target).
 
-    Methods with ``momentum_schedule: true`` (SGD, CM, NAG) get ``momentum=`` the schedule;
+    Methods with ``momentum_schedule: true`` (CM, NAG) get ``momentum=`` the schedule;
     every optimizer gets ``lr=optimizer.lr``. A user's optimizer needs nothing else.
     Hessian-free also gets its settings, and ``model=`` at build time.
     """

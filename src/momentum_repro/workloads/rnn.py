@@ -66,8 +66,8 @@ def load_eval_set(path: str) -> Batch:
             return Batch.from_arrays(dict(arrays))
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"RNN evaluation set {path} is missing: build it first "
-            "(`dvc repro` or `python pipelines/build_data.py rnn`)"
+            f"RNN evaluation set {path} is missing: list its task and T under "
+            "data.rnn.sets in params.yaml, then build it (`dvc repro build_rnn`)"
         ) from None
 
 
