@@ -77,6 +77,21 @@ def test_paper_profile_is_the_papers_protocol() -> None:
     assert cfg.schedule.period == 250
 
 
+@pytest.mark.parametrize(
+    ("profile", "updates"),
+    [
+        ("cpu", {"curves": 2500, "mnist": 2500, "faces": 1250}),
+        ("paper", dict.fromkeys(["curves", "mnist", "faces"], 750_000)),
+    ],
+)
+def test_a_profile_may_give_faces_its_own_length(profile: str, updates: dict[str, int]) -> None:
+    got = {
+        d: compose_config([f"profile={profile}", f"data={d}"]).trainer.total_updates
+        for d in updates
+    }
+    assert got == updates
+
+
 def test_unknown_optimizer_names_the_choices() -> None:
     with pytest.raises(ConfigCompositionException, match="optimizer") as error:
         compose_config(["optimizer=adagrad_typo"])
