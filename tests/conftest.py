@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,9 +49,35 @@ def _isolated_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
+@functools.cache
+def _empty_store_template() -> Path:
+    """An empty MLflow SQLite store, made by MLflow once per test process."""
+    from mlflow.tracking import MlflowClient
+
+    folder = tempfile.TemporaryDirectory(prefix="mlflow-template-")
+    _TEMPLATES.append(folder)  # removed when the process ends
+    path = Path(folder.name) / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()  # creates and migrates the tables
+    return path
+
+
+_TEMPLATES: list[tempfile.TemporaryDirectory] = []
+
+
+def empty_store(path: Path) -> str:
+    """The URI of an SQLite MLflow store at ``path``: a copy of an empty store made by MLflow,
+    unless ``path`` exists already. MLflow's schema migrations take seconds for every new
+    store, and most tests that train make one; the DVC end-to-end test and the tracking
+    server's test still have MLflow make theirs."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_empty_store_template(), path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
 def mlflow_uri(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return empty_store(tmp_path / "mlflow.db")
 
 
 def with_values(cfg: DictConfig, **values: object) -> DictConfig:

@@ -15,7 +15,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from conftest import ROOT
+from conftest import ROOT, empty_store
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def command(
         "trainer.log_every=20",
         "schedule.final_phase_updates=30",
         f"data.path={data}",
-        f"tracking.uri=sqlite:///{tmp_path / store / 'mlflow.db'}",
+        f"tracking.uri={empty_store(tmp_path / store / 'mlflow.db')}",
         f"tracking.artifact_root={tmp_path / store / 'mlartifacts'}",
         f"hydra.sweep.dir={tmp_path / store / 'multirun'}",
         "sweep_name=ckpt",

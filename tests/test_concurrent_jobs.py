@@ -8,6 +8,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sweeps import failure, tiny_sweep, train_multirun
 
+from conftest import empty_store
+
 pytestmark = pytest.mark.slow
 
 
@@ -28,7 +30,7 @@ def test_eight_runs_four_at_once_on_one_sqlite_store_are_all_complete(
     done = train_multirun(
         tmp_path,
         *tiny_sweep(tmp_path, tiny_curves, "concurrent"),
-        f"tracking.uri=sqlite:///{db}",
+        f"tracking.uri={empty_store(db)}",
         f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
         "trainer.log_every=5",
         "hydra/launcher=joblib",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sweeps import failure
 
-from conftest import ROOT
+from conftest import ROOT, empty_store
 from momentum_repro.report.build import build_report
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def train(
             "trainer.total_updates=20",
             "trainer.threads=1",
             f"data.path={data}",
-            f"tracking.uri=sqlite:///{work / 'mlflow.db'}",
+            f"tracking.uri={empty_store(work / 'mlflow.db')}",
             f"hydra/launcher={launcher}",
             *overrides,
         ],

@@ -41,11 +41,16 @@ def tiny_params(path: Path) -> None:
     params["data"]["curves"].update(n_train=400, n_test=100)
     params["data"]["rnn"].update(n_eval=100, sets={"addition": [12]})
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    # one RNN problem is enough here
+    # one RNN problem is enough here, and a narrower CURVES autoencoder (same depth and code)
     edit(
         path.parent / "conf/experiment/claims_rnn.yaml",
         "data: addition,multiplication",
         "data: addition",
+    )
+    edit(
+        path.parent / "conf/model/curves.yaml",
+        "encoder_sizes: [784, 400, 200, 100, 50, 25, 6]",
+        "encoder_sizes: [784, 40, 20, 10, 6]",
     )
 
 

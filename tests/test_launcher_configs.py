@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
 from sweeps import tiny_sweep, train_multirun
 
-from conftest import CONF, compose_config
+from conftest import CONF, compose_config, empty_store
 
 LAUNCHERS = {
     "joblib": "JoblibLauncher",  # the plugin's own: a job per core
@@ -99,7 +99,7 @@ def test_slurm_sweep_is_one_job_array_with_the_configured_resources(
     done = train_multirun(
         tmp_path,
         *tiny_sweep(tmp_path, tiny_curves, "slurm_test"),
-        f"tracking.uri=sqlite:///{db}",
+        f"tracking.uri={empty_store(db)}",
         "hydra/launcher=slurm",
         "hydra.launcher.partition=gpu",
         "hydra.launcher.gpus_per_node=2",

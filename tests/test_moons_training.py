@@ -13,7 +13,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from conftest import compose_config
+from conftest import compose_config, empty_store
 from momentum_repro.data.moons import make_moons
 from momentum_repro.data.sets import save_labelled_set
 from momentum_repro.errors import ConfigError
@@ -116,7 +116,7 @@ def test_moons_data_without_the_experiment_names_it(tmp_path: Path) -> None:
 def test_three_short_runs_are_logged_and_reported(tmp_path: Path) -> None:
     X, y = make_moons(300, 0.2, 3)
     data = save_labelled_set(tmp_path / "moons", X, y, {"name": "moons", "source": "generated"})
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = empty_store(tmp_path / "mlflow.db")
     common = [
         "experiment=moons",
         f"data.path={data}",

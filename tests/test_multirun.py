@@ -10,7 +10,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, empty_store
 from momentum_repro.tracking.summary import load_summary
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,7 @@ def multirun(tmp_path: Path, data: Path, *overrides: str) -> subprocess.Complete
         "profile=tiny",
         "trainer.total_updates=20",
         f"data.path={data}",
-        f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        f"tracking.uri={empty_store(tmp_path / 'mlflow.db')}",
         f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
         f"hydra.sweep.dir={tmp_path / 'multirun'}",
         "sweep_name=test_sweep",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import ROOT
+from conftest import ROOT, empty_store
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def sweep(tmp_path: Path, data: Path, store: str, launcher: str) -> subprocess.C
         "trainer.total_updates=40",
         "model.encoder_sizes=[784,40,20,10,6]",
         f"data.path={data}",
-        f"tracking.uri=sqlite:///{tmp_path / store}.db",
+        f"tracking.uri={empty_store(tmp_path / f'{store}.db')}",
         f"tracking.artifact_root={tmp_path / store}",
         f"hydra.sweep.dir={tmp_path / store}-sweep",
         "sweep_name=population_test",

@@ -10,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sweeps import failure, tiny_sweep, train_multirun
 
+from conftest import empty_store
 from momentum_repro.tracking.mlflow_tracking import PARENT_RUN_ENV
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ def local_sweep(tmp_path: Path, data: Path, *overrides: str) -> tuple[CompletedP
     done = train_multirun(
         tmp_path,
         *tiny_sweep(tmp_path, data, "submitit"),
-        f"tracking.uri=sqlite:///{db}",
+        f"tracking.uri={empty_store(db)}",
         f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
         "hydra/launcher=local",
         # A job whose process did not inherit the submitting shell's environment (SLURM with
