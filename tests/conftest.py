@@ -31,6 +31,32 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``make test`` (pytest-xdist, ``--dist worksteal``), each worker's first share of
+    the suite starts with its part of the end-to-end (``slow``) tests, dealt in turn. A worker
+    that runs out of work takes tests from the end of another's queue, so the suite then ends
+    on short tests, not on a minutes-long one that one worker runs while the other waits."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    fast = [item for item in items if not item.get_closest_marker("slow")]
+    if workers < 2 or not slow:
+        return
+    # worksteal's first split: consecutive shares of len(pending) // workers left
+    sizes, left = [], len(items)
+    for remaining in range(workers, 0, -1):
+        sizes.append(left // remaining)
+        left -= sizes[-1]
+    shares = [slow[j::workers] for j in range(workers)]
+    if any(len(share) > size for share, size in zip(shares, sizes, strict=True)):
+        return
+    ordered: list[pytest.Item] = []
+    for share, size in zip(shares, sizes, strict=True):
+        taken = size - len(share)
+        ordered += share + fast[:taken]
+        fast = fast[taken:]
+    items[:] = ordered
+
+
 @pytest.fixture(scope="session")
 def tiny_curves(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 600/200-case CURVES set built by the real generator."""
