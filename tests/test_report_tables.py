@@ -211,6 +211,19 @@ def test_protocol_caption():
         "quick profile: 2,000 updates, mu 0.9 then mu_0 (no schedule period, no final phase)"
         " — not the paper's 50,000-update protocol."
     )
+    # sets at different lengths (the cpu profile's FACES): each protocol names its sets
+    cpu = {"profile": "cpu", "schedule_period": 12, "final_phase_updates": 250}
+    mixed = [
+        run(dataset="curves", total_updates=2500, **cpu),
+        run(dataset="mnist", total_updates=2500, **cpu),
+        run(dataset="faces", total_updates=1250, **cpu),
+    ]
+    assert protocol_caption(mixed, "autoencoder") == (
+        "cpu profile (faces): 1,250 updates, schedule period 12, final phase 250 updates"
+        " — not the paper's 750,000-update protocol; cpu profile (curves, mnist): 2,500"
+        " updates, schedule period 12, final phase 250 updates — not the paper's"
+        " 750,000-update protocol."
+    )
 
 
 def test_table5_note_says_which_task_definitions_and_where_the_choice_is_made():

@@ -474,11 +474,15 @@ def protocol_caption(runs: list[RunRecord], task_kind: str) -> str:
         return "No runs yet."
     paper_updates = PAPER_UPDATES[task_kind]
     parts = []
-    protocols = {
-        (r.profile, r.total_updates, r.schedule_period, r.final_phase_updates) for r in runs
-    }
-    for profile, updates, period, final in sorted(protocols, key=str):
-        text = f"{profile} profile: "
+    protocols: dict[tuple, set[str]] = defaultdict(set)
+    for r in runs:
+        protocols[(r.profile, r.total_updates, r.schedule_period, r.final_phase_updates)].add(
+            r.dataset
+        )
+    # where the sets ran different protocols (the cpu profile's shorter FACES), each names its sets
+    by_set = len({frozenset(sets) for sets in protocols.values()}) > 1
+    for (profile, updates, period, final), sets in sorted(protocols.items(), key=str):
+        text = f"{profile} profile" + (f" ({', '.join(sorted(sets))})" if by_set else "") + ": "
         text += f"{updates:,} updates" if updates is not None else "unknown update count"
         if task_kind == "autoencoder":
             if period is not None:
