@@ -75,19 +75,19 @@ def _isolated_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
+_TEMPLATES: list[tempfile.TemporaryDirectory] = []  # removed when the process ends
+
+
 @functools.cache
 def _empty_store_template() -> Path:
     """An empty MLflow SQLite store, made by MLflow once per test process."""
     from mlflow.tracking import MlflowClient
 
     folder = tempfile.TemporaryDirectory(prefix="mlflow-template-")
-    _TEMPLATES.append(folder)  # removed when the process ends
+    _TEMPLATES.append(folder)
     path = Path(folder.name) / "mlflow.db"
     MlflowClient(f"sqlite:///{path}").search_experiments()  # creates and migrates the tables
     return path
-
-
-_TEMPLATES: list[tempfile.TemporaryDirectory] = []
 
 
 def empty_store(path: Path) -> str:
