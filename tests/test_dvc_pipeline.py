@@ -116,8 +116,16 @@ def test_dvc_repro_runs_end_to_end_and_reruns_only_what_changed(tmp_path: Path) 
     assert not changed & {"build_curves", "build_rnn", "sweep_rnn"}, status.stdout
     redo = dvc(repo, "repro")
     assert redo.returncode == 0, redo.stdout[-3000:] + redo.stderr[-3000:]
+    # the population launcher skips the 10 finished runs and trains only the 10 new ones
+    out = redo.stdout + redo.stderr
+    assert out.count("already done, skipping") == 10 and "population of 10 " in out, out[-3000:]
     curves = json.loads((repo / "results/sweeps/claims_curves_tiny.json").read_text())
-    assert curves["counts"]["FINISHED"] == 20 and sum(r["reused"] for r in curves["runs"]) == 10
+    # the summary lists both: the 10 finished runs at lr 0.01, reused, and the 10 new ones
+    assert curves["counts"]["FINISHED"] == 20
+    assert sorted((r["lr"], r["reused"]) for r in curves["runs"]) == [
+        *[("0.005", False)] * 10,
+        *[("0.01", True)] * 10,
+    ]
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("momentum-repro").experiment_id])
     parents = {

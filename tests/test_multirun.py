@@ -1,4 +1,6 @@
-"""Hydra multirun end to end: one MLflow child run per job under one parent; resume skips done jobs."""
+"""Hydra multirun end to end: one MLflow child run per job under its sweep's parent run; an
+Optuna search logs one run per trial. (A rerun that skips finished jobs: test_dvc_pipeline.py
+and test_checkpoints.py.)"""
 
 from __future__ import annotations
 
@@ -40,103 +42,84 @@ def job_runs(tmp_path: Path):
     return runs[runs["tags.run_kind"] == "job"], runs[runs["tags.run_kind"] == "sweep"]
 
 
-def test_two_job_multirun_logs_two_children_under_one_parent(
+def most_at_once(intervals: list[tuple[int, int]]) -> int:
+    """The largest number of [start, end] intervals that share one instant."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    at_once = most = 0
+    for _, change in events:
+        at_once += change
+        most = max(most, at_once)
+    return most
+
+
+def test_two_sweeps_in_four_joblib_workers_on_one_sqlite_store(
     tmp_path: Path, tiny_curves: Path
 ) -> None:
+    """A multirun of two sweeps (jobs that set their own sweep_name), six jobs in four joblib
+    worker processes writing to one SQLite store at once. Each job is the child of its own
+    sweep's parent run, which the workers learn per job, resolves an interpolation of its
+    grid in its own config (its seed 4, not the multirun's 1), and is listed in its own
+    sweep's summary; no run loses a tag, a param, a final metric, a point of a curve or an
+    artifact."""
     done = multirun(
         tmp_path,
         tiny_curves,
-        "optimizer=cm,nag",
-        "optimizer.mu_max=0.9",
-        "optimizer.lr=0.01",
+        "sweep_name=a+b",
+        "trainer.threads=1",
+        "trainer.log_every=5",
+        "trainer.progress_bar=false",
+        "hydra/sweeper=grids",
+        "hydra.sweeper.grids=[['sweep_name=a','optimizer=sgd','optimizer.lr=0.01,0.005'],"
+        "['sweep_name=b','optimizer=cm,nag','optimizer.mu_max=0.9,0.99','optimizer.lr=0.01',"
+        "'seed=4','schedule.final_phase_updates=\\${seed}']]",
         "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=2",
+        "hydra.launcher.n_jobs=4",
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "sweep a+b: job 6/6 done" in done.stdout + done.stderr
     jobs, sweeps = job_runs(tmp_path)
-    assert len(sweeps) == 1 and len(jobs) == 2
-    parent = sweeps["run_id"].iloc[0]
-    assert set(jobs["tags.mlflow.parentRunId"]) == {parent}
-    assert set(jobs["tags.sweep_id"]) == {parent}
-    assert set(jobs["tags.data_source"]) == {"rebuilt"}
-    assert sorted(jobs["tags.method"]) == ["cm", "nag"]
-    assert set(jobs["params.optimizer.mu_max"]) == {"0.9"}
-    assert set(jobs["params.optimizer.lr"]) == {"0.01"}
-    assert set(jobs["tags.sweep_name"]) == {"test_sweep"}
-    assert (jobs["status"] == "FINISHED").all()
-    assert jobs["metrics.final_train_error"].notna().all()
+    parents = dict(zip(sweeps["run_id"], sweeps["tags.sweep_name"], strict=True))
+    assert sorted(parents.values()) == ["a", "b"]
+    assert (sweeps["status"] == "FINISHED").all()
+    tags = ("tags.sweep_name", "tags.method", "tags.mu_max", "tags.lr")
+    assert sorted(zip(*(jobs[t] for t in tags), strict=True)) == [
+        ("a", "sgd", "0", "0.005"),
+        ("a", "sgd", "0", "0.01"),
+        ("b", "cm", "0.9", "0.01"),
+        ("b", "cm", "0.99", "0.01"),
+        ("b", "nag", "0.9", "0.01"),
+        ("b", "nag", "0.99", "0.01"),
+    ]  # every point of both grids, none twice
+    for parent, name in zip(jobs["tags.mlflow.parentRunId"], jobs["tags.sweep_name"], strict=True):
+        assert parents[parent] == name
+    assert (jobs["tags.sweep_id"] == jobs["tags.mlflow.parentRunId"]).all()
+    phase = set(zip(jobs["tags.method"], jobs["params.schedule.final_phase_updates"], strict=True))
+    assert phase == {("sgd", "0"), ("cm", "4"), ("nag", "4")}
+    summaries = {
+        name: load_summary(tmp_path / "results" / "sweeps" / f"{name}.json") for name in "ab"
+    }
+    assert [r["method"] for r in summaries["a"]["runs"]] == ["sgd", "sgd"]
+    assert sorted(r["method"] for r in summaries["b"]["runs"]) == ["cm", "cm", "nag", "nag"]
+    runs = dict(zip(jobs["run_id"], jobs["tags.run_key"], strict=True))
+    for summary in summaries.values():
+        assert summary["complete"] and summary["counts"]["FINISHED"] == len(summary["runs"])
+        assert all(runs[r["run_id"]] == r["run_key"] for r in summary["runs"])
+    # the jobs did run at the same time: worker processes writing to one file
     client = mlflow.MlflowClient()
+    spans = [client.get_run(run_id).info for run_id in jobs["run_id"]]
+    assert most_at_once([(r.start_time, r.end_time) for r in spans]) >= 3
+    assert (jobs["status"] == "FINISHED").all()
+    assert set(jobs["tags.data_source"]) == {"rebuilt"}
+    assert (jobs["params.optimizer.lr"] == jobs["tags.lr"]).all()
+    assert jobs["metrics.final_train_error"].notna().all()
     for run_id in jobs["run_id"]:
         assert [a.path for a in client.list_artifacts(run_id)] == [
             "config.yaml",
             "final_state_dict.pt",
         ]
-        history = client.get_metric_history(run_id, "train_error")
-        assert [m.step for m in history] == [0, 20]
-
-
-def test_two_sweeps_in_one_multirun_keep_their_own_parent_runs(
-    tmp_path: Path, tiny_curves: Path
-) -> None:
-    """A multirun of two sweeps (jobs that set their own sweep_name) in two joblib workers:
-    each job is the child of its own sweep's parent run, which the workers learn per job,
-    resolves an interpolation of its grid in its own config (its seed 4, not the multirun's
-    1), and is listed in its own sweep's summary."""
-    done = multirun(
-        tmp_path,
-        tiny_curves,
-        "sweep_name=a+b",
-        "optimizer.lr=0.01",
-        "hydra/sweeper=grids",
-        "hydra.sweeper.grids=[['sweep_name=a','optimizer=sgd'],"
-        "['sweep_name=b','optimizer=cm,nag','optimizer.mu_max=0.9','seed=4',"
-        "'schedule.final_phase_updates=\\${seed}']]",
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=2",
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "sweep a+b: job 3/3 done" in done.stdout + done.stderr
-    jobs, sweeps = job_runs(tmp_path)
-    parents = dict(zip(sweeps["run_id"], sweeps["tags.sweep_name"], strict=True))
-    assert sorted(parents.values()) == ["a", "b"]
-    assert (sweeps["status"] == "FINISHED").all()
-    assert sorted(zip(jobs["tags.sweep_name"], jobs["tags.method"], strict=True)) == [
-        ("a", "sgd"),
-        ("b", "cm"),
-        ("b", "nag"),
-    ]
-    for parent, name in zip(jobs["tags.mlflow.parentRunId"], jobs["tags.sweep_name"], strict=True):
-        assert parents[parent] == name
-    phase = dict(zip(jobs["tags.method"], jobs["params.schedule.final_phase_updates"], strict=True))
-    assert phase == {"sgd": "0", "cm": "4", "nag": "4"}
-    summaries = {
-        name: load_summary(tmp_path / "results" / "sweeps" / f"{name}.json") for name in "ab"
-    }
-    assert [r["method"] for r in summaries["a"]["runs"]] == ["sgd"]
-    assert sorted(r["method"] for r in summaries["b"]["runs"]) == ["cm", "nag"]
-    runs = dict(zip(jobs["run_id"], jobs["tags.run_key"], strict=True))
-    for summary in summaries.values():
-        assert summary["complete"] and summary["counts"]["FINISHED"] == len(summary["runs"])
-        assert all(runs[r["run_id"]] == r["run_key"] for r in summary["runs"])
-
-
-def test_interrupted_sweep_resumes_without_redoing_finished_runs(
-    tmp_path: Path, tiny_curves: Path
-) -> None:
-    first = multirun(tmp_path, tiny_curves, "optimizer=nag", "optimizer.lr=0.01")
-    assert first.returncode == 0, first.stderr[-3000:]
-    again = multirun(tmp_path, tiny_curves, "optimizer=nag", "optimizer.lr=0.01,0.005")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "already done, skipping" in again.stdout + again.stderr
-    jobs, sweeps = job_runs(tmp_path)
-    assert len(sweeps) == 2
-    assert sorted(jobs["tags.lr"]) == ["0.005", "0.01"]  # the 0.01 run was not redone
-    # the second multirun's summary lists both runs: the reused one and the new one
-    summary = load_summary(tmp_path / "results" / "sweeps" / "test_sweep.json")
-    assert sorted((r["lr"], r["reused"]) for r in summary["runs"]) == [
-        ("0.005", False),
-        ("0.01", True),
-    ]
+        for name in ("train_error", "mu", "lr"):  # each curve, every logged step
+            history = client.get_metric_history(run_id, name)
+            assert sorted(m.step for m in history) == [0, 5, 10, 15, 20], name
 
 
 def test_optuna_search_logs_one_child_run_per_trial_and_reports_the_best(

@@ -8,6 +8,7 @@ import pytest
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
+from conftest import empty_store
 from momentum_repro.report.build import build_report
 
 EXPERIMENT = "momentum-repro-test"
@@ -74,10 +75,12 @@ def rnn(client, exp_id, parent, dataset, method, mu, lr, seed, zero_one, *, seq_
 pytestmark = pytest.mark.slow  # builds whole reports (figures): about 15 s
 
 
-@pytest.fixture(scope="module")
+# session-scoped: under pytest-xdist a module's tests may be split between workers and
+# interleaved with other modules' tests, which would build a module-scoped store again
+@pytest.fixture(scope="session")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
-    uri = f"sqlite:///{root}/mlflow.db"
+    uri = empty_store(root / "mlflow.db")
     client = MlflowClient(tracking_uri=uri)
     exp = client.create_experiment(EXPERIMENT, artifact_location=(root / "artifacts").as_uri())
     parents = {}
@@ -130,7 +133,7 @@ def store(tmp_path_factory):
     return uri, client, parents
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def report(store, tmp_path_factory):
     uri, _, _ = store
     out = tmp_path_factory.mktemp("reports")

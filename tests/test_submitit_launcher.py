@@ -8,7 +8,7 @@ from subprocess import CompletedProcess
 
 import pytest
 from mlflow.tracking import MlflowClient
-from sweeps import failure, tiny_sweep, train_multirun
+from sweeps import tiny_sweep, train_multirun
 
 from conftest import empty_store
 from momentum_repro.tracking.mlflow_tracking import PARENT_RUN_ENV
@@ -37,33 +37,29 @@ def local_sweep(tmp_path: Path, data: Path, *overrides: str) -> tuple[CompletedP
     return done, jobs, sweeps
 
 
-def test_local_submitit_sweep_logs_each_job_as_a_child_of_one_parent(
+def test_a_local_submitit_sweep_logs_its_jobs_under_one_parent_and_survives_a_crash(
     tmp_path: Path, tiny_curves: Path
 ) -> None:
-    done, jobs, sweeps = local_sweep(tmp_path, tiny_curves, "optimizer=cm,nag")
-    assert done.returncode == 0, failure(done)
-    assert len(sweeps) == 1 and sweeps[0].info.status == "FINISHED"
-    assert sorted(r.data.tags["method"] for r in jobs) == ["cm", "nag"]
+    """Two jobs: NAG, and NAG at lr=-1, which its process refuses before training (one line),
+    a job that fails the way a crashed one does. Its sibling finishes as a child of the
+    sweep's parent run, which is closed as FAILED rather than left RUNNING."""
+    done, jobs, sweeps = local_sweep(
+        tmp_path,
+        tiny_curves,
+        "hydra/sweeper=grids",
+        "hydra.sweeper.grids=[['optimizer=nag'],['optimizer=nag','optimizer.lr=-1']]",
+    )
+    assert done.returncode != 0
+    assert "optimizer.lr" in done.stdout + done.stderr
+    assert len(sweeps) == 1 and sweeps[0].info.status == "FAILED"  # closed, not left RUNNING
+    assert [r.data.tags["lr"] for r in jobs] == ["0.005"]  # the refused job logged no run
     for run in jobs:
         assert run.info.status == "FINISHED", run.data.tags.get("failure_reason")
         assert run.data.tags["mlflow.parentRunId"] == sweeps[0].info.run_id
         assert run.data.tags["sweep_id"] == sweeps[0].info.run_id
         assert "final_train_error" in run.data.metrics
-    # the jobs went through submitit: pickled, run by their own processes, results pickled
+    # the jobs went through submitit: pickled, run by their own processes, results (the
+    # refused job's error among them) pickled back
     submitted = tmp_path / "multirun" / ".submitit"
     assert len(list(submitted.glob("*/*_submitted.pkl"))) == 2
     assert len(list(submitted.glob("*/*_result.pkl"))) == 2
-
-
-def test_a_crashed_job_leaves_its_sibling_finished_and_the_parent_closed(
-    tmp_path: Path, tiny_curves: Path
-) -> None:
-    # lr=-1 is refused before training (one line, exit 2): a job process that dies without
-    # a result, the way a killed or crashed job does
-    done, jobs, sweeps = local_sweep(tmp_path, tiny_curves, "optimizer.lr=0.01,-1")
-    assert done.returncode != 0
-    assert "optimizer.lr" in done.stdout + done.stderr
-    assert len(sweeps) == 1 and sweeps[0].info.status == "FAILED"  # closed, not left RUNNING
-    assert len(jobs) == 1  # the refused job logged nothing
-    assert jobs[0].info.status == "FINISHED"
-    assert jobs[0].data.tags["mlflow.parentRunId"] == sweeps[0].info.run_id

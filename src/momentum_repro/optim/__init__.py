@@ -1,16 +1,37 @@
 """Optimizers of the paper: classical momentum, Nesterov, the momentum schedules (and HF),
-and the worked example's EMA momentum."""
+and the worked example's EMA momentum.
 
-from momentum_repro.optim.ema_momentum import EMAMomentum
-from momentum_repro.optim.momentum import ClassicalMomentum, Nesterov
-from momentum_repro.optim.schedule import (
-    NesterovSchedule,
-    PaperSchedule,
-    RNNSchedule,
-    momentum_schedule,
-    nesterov_schedule,
-    rnn_momentum_schedule,
-)
+The names below load with their module on first use, so code that needs only the schedules
+(the report) does not import torch."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from momentum_repro.optim.ema_momentum import EMAMomentum
+    from momentum_repro.optim.momentum import ClassicalMomentum, Nesterov
+    from momentum_repro.optim.schedule import (
+        NesterovSchedule,
+        PaperSchedule,
+        RNNSchedule,
+        momentum_schedule,
+        nesterov_schedule,
+        rnn_momentum_schedule,
+    )
+
+_MODULES = {
+    "ClassicalMomentum": "momentum",
+    "EMAMomentum": "ema_momentum",
+    "Nesterov": "momentum",
+    "NesterovSchedule": "schedule",
+    "PaperSchedule": "schedule",
+    "RNNSchedule": "schedule",
+    "momentum_schedule": "schedule",
+    "nesterov_schedule": "schedule",
+    "rnn_momentum_schedule": "schedule",
+}
 
 __all__ = [
     "ClassicalMomentum",
@@ -23,3 +44,9 @@ __all__ = [
     "nesterov_schedule",
     "rnn_momentum_schedule",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
