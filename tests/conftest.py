@@ -10,18 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from compose import CONF, compose_config  # noqa: F401  tests import them from here
 from omegaconf import DictConfig, open_dict
 
 from momentum_repro.data.curves import generate_curves
 from momentum_repro.data.sets import save_set
-from momentum_repro.training import config  # noqa: F401  registers the config schemas
 from momentum_repro.training.fit import fit
 from momentum_repro.training.loop import FitResult
 from momentum_repro.training.run import plan_run
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # ``make test`` runs the suite in one worker per core (pytest-xdist): one torch thread
@@ -124,13 +122,6 @@ def train(cfg: DictConfig, metric_sink: object = None, artifact_sink: object = N
     config's paths), logged nowhere: its ``FitResult``."""
     plan = plan_run(cfg)
     return fit(plan.workload, plan.prepared, metric_sink, artifact_sink)  # type: ignore[arg-type]
-
-
-def compose_config(overrides: list[str], *, with_hydra: bool = False) -> DictConfig:
-    """The config a ``pipelines/train.py`` run with these overrides would get (``with_hydra``:
-    also the ``hydra`` node, e.g. an experiment's sweeper grid)."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides, return_hydra_config=with_hydra)
 
 
 @pytest.fixture

@@ -44,13 +44,10 @@ def test_shipped_configs_compose_the_same_whatever_the_order_of_sys_path(
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if pythonpath:
         env["PYTHONPATH"] = str(ROOT / pythonpath)
-    # composed as conftest's compose_config does, without importing the training code
     code = (
-        "from hydra import compose, initialize_config_dir;"
-        "import momentum_repro.training.config;"
-        f"initialize_config_dir(config_dir={str(CONF)!r}, version_base='1.3');"
-        "cfg = compose(config_name='config', return_hydra_config=True,"
-        " overrides=['hydra/launcher=parallel', 'hydra/sweeper=tpe']);"
+        "import sys; sys.path.insert(0, 'tests');"
+        "from compose import compose_config;"
+        "cfg = compose_config(['hydra/launcher=parallel', 'hydra/sweeper=tpe'], with_hydra=True);"
         "print(cfg.hydra.launcher.n_jobs, cfg.hydra.sweeper.sampler.seed,"
         " cfg.hydra.sweeper.n_trials)"
     )

@@ -311,3 +311,18 @@ def test_the_page_leads_with_the_verdicts(report):
         s.startswith("Not run at this profile: rows Mnist, Faces") for s in outline.summaries
     )
     assert any("experiment=table1" in s for s in outline.summaries)
+
+
+def test_the_report_loads_without_torch():
+    """The report reads runs and the momentum schedules: it does not import torch (nor
+    Lightning), which would double its start-up time."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import momentum_repro.report.build;"
+        "print(sorted({'torch', 'pytorch_lightning'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]"]

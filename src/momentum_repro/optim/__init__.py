@@ -1,18 +1,19 @@
 """Optimizers of the paper: classical momentum, Nesterov, the momentum schedules (and HF),
 and the worked example's EMA momentum.
 
-The names below load with their module on first use, so code that needs only the schedules
-(the report) does not import torch."""
+The names below (also the configs' ``_target_``s, e.g. ``momentum_repro.optim.Nesterov``)
+load with their module on first use, so code that needs only the schedules (the report) does
+not import torch."""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from momentum_repro.optim.ema_momentum import EMAMomentum
-    from momentum_repro.optim.momentum import ClassicalMomentum, Nesterov
-    from momentum_repro.optim.schedule import (
+if TYPE_CHECKING:  # the names, for type checkers
+    from momentum_repro.optim.ema_momentum import EMAMomentum  # noqa: F401
+    from momentum_repro.optim.momentum import ClassicalMomentum, Nesterov  # noqa: F401
+    from momentum_repro.optim.schedule import (  # noqa: F401
         NesterovSchedule,
         PaperSchedule,
         RNNSchedule,
@@ -33,20 +34,12 @@ _MODULES = {
     "rnn_momentum_schedule": "schedule",
 }
 
-__all__ = [
-    "ClassicalMomentum",
-    "EMAMomentum",
-    "Nesterov",
-    "NesterovSchedule",
-    "PaperSchedule",
-    "RNNSchedule",
-    "momentum_schedule",
-    "nesterov_schedule",
-    "rnn_momentum_schedule",
-]
+__all__ = sorted(_MODULES)
 
 
 def __getattr__(name: str) -> Any:
     if name not in _MODULES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+    value = getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+    globals()[name] = value  # found directly from now on
+    return value
